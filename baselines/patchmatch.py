@@ -1,0 +1,67 @@
+"""PatchMatch inpainting through ``pypatchmatch`` (a prebuilt native library; ``import patchmatch``).
+
+C. Barnes, E. Shechtman, A. Finkelstein, D. B. Goldman, "PatchMatch: A Randomized Correspondence Algorithm for
+Structural Image Editing", SIGGRAPH 2009. Code: https://github.com/vacancy/PyPatchMatch (MIT) and its packaged
+fork ``pypatchmatch`` on PyPI.
+
+Conversion, done once here: the image goes to uint8 by rounding (``round(x * 255)``); gray is replicated to 3
+channels and the first channel is taken back; the hole mask is uint8 with non-zero = hole. ``patch_size`` is the
+library's patch *radius* (patches span ``(2 * patch_size + 1) ** 2`` pixels); 15 is slow at 512 px. The randomised
+search is seeded from the factory's seed before every call, so equal inputs give equal outputs.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from baselines._boundary import check_inputs, composite, hole_mask_uint8, to_uint8
+
+
+def unavailable_reason(*, patch_size: int = 5) -> str | None:
+    """None when pypatchmatch imports and its native library loaded, else why not."""
+    try:
+        import patchmatch
+    except ImportError as error:
+        return f"cannot import patchmatch (pip install pypatchmatch): {error}"
+    if not patchmatch.patchmatch_available:
+        return "pypatchmatch is installed but its native library did not load (see its warning; reinstall it)"
+    return None
+
+
+@dataclass(frozen=True)
+class PatchMatchInpainter:
+    """``patchmatch.inpaint`` behind the common call shape, seeded with ``seed`` on every call. CPU only."""
+
+    seed: int
+    patch_size: int
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
+                 callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
+        import patchmatch
+
+        check_inputs(image, mask)
+        start = time.perf_counter()
+        source = to_uint8(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
+        patchmatch.set_random_seed(self.seed)
+        filled = patchmatch.inpaint(source, hole_mask_uint8(mask), patch_size=self.patch_size)
+        filled = filled[..., :1] if image.shape[2] == 1 else filled
+        output = composite(filled.astype(np.float32) / 255.0, image, mask)
+        seconds = time.perf_counter() - start
+        return output, {"iterations": 0, "seconds": seconds, "device": "cpu", "patch_size": self.patch_size,
+                        "seed": self.seed}
+
+
+def make(*, seed: int = 0, device: str = "cpu", patch_size: int = 5) -> PatchMatchInpainter:
+    """PatchMatch (Barnes et al. 2009) via pypatchmatch; ``patch_size`` is the patch radius in pixels."""
+    reason = unavailable_reason(patch_size=patch_size)
+    if reason is not None:
+        raise ValueError(reason)
+    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= 64:
+        raise ValueError(f"patch_size must be an integer radius in 1..64 pixels, got {patch_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return PatchMatchInpainter(int(seed), int(patch_size))

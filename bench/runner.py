@@ -1,0 +1,118 @@
+"""Runs suite rows one by one: each row is scored and saved the moment it finishes, and a failure in one method
+becomes that row's status instead of stopping the run."""
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench import metrics
+from bench.atomic import write_png
+from bench.registry import create, get_method
+from bench.results import append_row, row_id
+from bench.suite import Row
+
+
+def one_line(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    return text[:300]
+
+
+def corrupted(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The method's input: the clean image with the holes set to 0, so no method can see the hidden pixels."""
+    return np.where(mask[..., None], image, 0.0).astype(np.float32)
+
+
+def save_inputs(run_dir: Path, row: Row) -> None:
+    """Clean image and masked input (holes white) for the report's grid, written once."""
+    pair = row.pair
+    clean = run_dir / "inputs" / f"{pair.image_name}.png"
+    masked = run_dir / "inputs" / f"{pair.image_name}__{pair.mask_name}.png"
+    if not clean.exists():
+        write_png(clean, pair.image)
+    if not masked.exists():
+        write_png(masked, np.where(pair.mask[..., None], pair.image, 1.0))
+
+
+def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> dict[str, Any]:
+    """Run, score and save one row; returns the row written to results.csv."""
+    pair = row.pair
+    hole_ratio = float(1.0 - pair.mask.mean())
+    result: dict[str, Any] = {**row.key(), "size": f"{pair.image.shape[1]}x{pair.image.shape[0]}",
+                              "hole_ratio": round(hole_ratio, 6), "device": device,
+                              "params": json.dumps(row.method.params, sort_keys=True)}
+    curve: list[dict[str, float]] = []
+    spec = get_method(row.method.name)
+    params = dict(row.method.params)
+    reason = spec.unavailable_reason(**params)
+    if hole_ratio == 0:
+        result["status"] = "skipped: mask has no hole"
+    elif pair.mask.sum() == 0:
+        result["status"] = "skipped: mask has no known pixel"
+    elif reason is not None:
+        result["status"] = f"skipped: {reason}"
+    else:
+        try:
+            method = create(row.method.name, seed=row.seed, device=device, **params)
+
+            def callback(iteration: int, stats: dict) -> None:
+                if bar is not None:
+                    bar.update(iteration + 1 - bar.n)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items() if k != "iteration"}, refresh=False)
+
+            if bar is not None:
+                bar.reset(total=params.get("iterations") or None)
+            output, record = method(corrupted(pair.image, pair.mask), pair.mask, reference=pair.image,
+                                    callback=callback)
+            final = metrics.composite(output, pair.image, pair.mask)
+            write_png(run_dir / "outputs" / f"{row_id(result)}.png", final)
+            curve = [{"iteration": p["iteration"], "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
+                     for p in record.get("curve", [])]
+            best = max(curve, key=lambda p: p["psnr"]) if curve else None
+            result.update(metrics.score(pair.image, final, pair.mask))
+            result.update({
+                "status": "ok",
+                "psnr_raw": metrics.psnr(pair.image, np.clip(output, 0, 1)),
+                "best_psnr": best["psnr"] if best else math.nan,
+                "best_iter": int(best["iteration"]) if best else math.nan,
+                "iterations": record.get("iterations", 0),
+                "seconds": record.get("seconds", math.nan),
+                "seconds_per_iter": record.get("seconds_per_iter", math.nan),
+                "peak_memory_mb": record.get("peak_memory_mb", math.nan),
+                "device": record.get("device", device),
+            })
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - one method's failure must not stop the run
+            if isinstance(error, torch.cuda.OutOfMemoryError):
+                torch.cuda.empty_cache()
+            result["status"] = f"failed: {one_line(error)}"
+            (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+            (run_dir / "logs" / f"{row_id(result)}.txt").write_text(traceback.format_exc())
+    append_row(run_dir, result, curve)
+    return result
+
+
+def run_rows(rows: list[Row], device: str, run_dir: Path) -> list[dict[str, Any]]:
+    """All rows with a bar over rows and a nested bar over iterations."""
+    results = []
+    start = time.perf_counter()
+    with tqdm(total=len(rows), desc="rows", unit="row", dynamic_ncols=True) as rows_bar, \
+            tqdm(desc="iterations", unit="it", leave=False, position=1, dynamic_ncols=True) as it_bar:
+        for row in rows:
+            rows_bar.set_postfix_str(f"{row.method.name} {row.pair.image_name}/{row.pair.mask_name} s{row.seed}")
+            save_inputs(run_dir, row)
+            result = run_row(row, device, run_dir, it_bar)
+            results.append(result)
+            rows_bar.update()
+            if result["status"] != "ok":
+                rows_bar.write(f"{row_id(result)}: {result['status']}")
+    tqdm.write(f"{len(rows)} rows in {time.perf_counter() - start:.0f} s")
+    return results

@@ -1,0 +1,208 @@
+"""``DIPInpainter``: one DIP fit per image behind the common call shape (see bench/protocol.py, structurally).
+
+Boundary: image float32 H x W x C in [0, 1] (C = 1 or 3), mask bool H x W with True = known. The image is
+reflect-padded at the bottom/right to the multiple the net needs (padded pixels count as holes, so they never enter
+the loss) and the output is cropped back, so no pixel is lost. The returned image is the raw network output (the DIP
+papers' protocol); known pixels are *not* pasted back here.
+"""
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from dip.fit import FitConfig, FitStep, fit_dip
+from dip.inputs import make_input
+from dip.nets import NETS, count_parameters
+from dip.presets import get_preset
+
+#: the preset each net uses when none is given
+DEFAULT_PRESETS = {
+    "skip": "text",
+    "encdec": "gerardtho",
+    "encdec-skip": "gerardtho",
+    "encdec-res": "gerardtho",
+    "bicubic": "imprior",
+}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without CUDA is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but this torch has no CUDA device: use --device cpu or auto")
+    return resolved
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One prepared image: tensors on the device, padded to the net's multiple; ``size`` is the unpadded (H, W)."""
+
+    net: torch.nn.Module
+    run_net: Callable[[torch.Tensor], torch.Tensor]
+    z: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor
+    generator: torch.Generator
+    size: tuple[int, int]
+
+
+def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """H x W x C numpy → (1, C, H, W) tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def _seeds(seed: int) -> tuple[int, int, int]:
+    """Three independent seeds (input z, weight init, perturbation stream) derived from one."""
+    children = np.random.SeedSequence(seed).generate_state(3)
+    return int(children[0]), int(children[1]), int(children[2])
+
+
+class DIPInpainter:
+    """Deep Image Prior inpainting with one of the nets in ``dip.nets.NETS``.
+
+    ``preset`` names the fit settings (``dip/presets.toml``); every other keyword overrides one setting of it.
+    ``upsample_mode`` overrides the skip net's upsampling (ablations). ``seed`` fixes z, the weight init and the
+    perturbation stream: on CPU the same seed gives a byte-identical result.
+    """
+
+    def __init__(
+        self,
+        net: str,
+        *,
+        seed: int = 0,
+        device: str = "cpu",
+        preset: str | None = None,
+        iterations: int | None = None,
+        lr: float | None = None,
+        sigma_p: float | None = None,
+        perturbation: str | None = None,
+        input: str | None = None,
+        input_channels: int | None = None,
+        upsample_mode: str | None = None,
+        ema: float | None = None,
+        precision: str = "fp32",
+        early_stop: str | None = None,
+        wmv_window: int = 100,
+        wmv_patience: int = 1000,
+        channels_last: bool = False,
+        compile: bool = False,
+        every: int = 50,
+    ) -> None:
+        if net not in NETS:
+            raise ValueError(f"unknown DIP net {net!r}: choose one of {', '.join(NETS)}")
+        self.net_name = net
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.preset = get_preset(preset or DEFAULT_PRESETS[net]).with_overrides(
+            iterations=iterations, lr=lr, sigma_p=sigma_p, perturbation=perturbation, input=input,
+            input_channels=input_channels,
+        )
+        self.net_args = dict(self.preset.net_args) if net == "skip" else {}
+        if upsample_mode is not None:
+            self.net_args["upsample_mode"] = upsample_mode
+        self.config = FitConfig(
+            iterations=self.preset.iterations, lr=self.preset.lr, sigma_p=self.preset.sigma_p,
+            perturbation=self.preset.perturbation, ema=ema, every=every, precision=precision,
+            early_stop=early_stop, wmv_window=wmv_window, wmv_patience=wmv_patience,
+        )
+        self.channels_last = channels_last
+        self.compile = compile
+
+    def build_net(self, out_channels: int) -> torch.nn.Module:
+        """The untrained net, initialised from the seed (PyTorch's default init, as in the official code)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seeds(self.seed)[1])
+            return NETS[self.net_name](self.preset.input_channels, out_channels, **self.net_args)
+
+    def prepare(self, image: np.ndarray, mask: np.ndarray) -> _Problem:
+        """Validate, pad and move one image to the device; builds the seeded net and input z."""
+        if image.ndim != 3 or image.shape[2] not in (1, 3):
+            raise ValueError(f"image must be H x W x C with C = 1 or 3, got shape {image.shape}")
+        if mask.shape != image.shape[:2]:
+            raise ValueError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is {image.shape[1]}x{image.shape[0]}")
+        h, w, channels = image.shape
+        net = self.build_net(channels)
+        if min(h, w) < net.min_size:
+            raise ValueError(
+                f"image is {w}x{h} but {self.net_name} with preset {self.preset.name!r} needs at least "
+                f"{net.min_size}x{net.min_size}: use a larger image or a shallower preset"
+            )
+        pad_h, pad_w = -h % net.size_multiple, -w % net.size_multiple
+        padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect").astype(np.float32)
+        known = np.pad(mask, ((0, pad_h), (0, pad_w)), mode="constant", constant_values=False)
+        seed_z, _, seed_noise = _seeds(self.seed)
+        z = make_input(self.preset.input, self.preset.input_channels, padded.shape[:2],
+                       torch.Generator().manual_seed(seed_z), self.preset.input_scale).to(self.device)
+        net = net.to(self.device)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+            z = z.contiguous(memory_format=torch.channels_last)
+        return _Problem(
+            net=net,
+            run_net=torch.compile(net) if self.compile else net,
+            z=z,
+            target=_to_tensor(padded, self.device),
+            mask=torch.from_numpy(known.astype(np.float32))[None, None].to(self.device),
+            generator=torch.Generator(self.device).manual_seed(seed_noise),
+            size=(h, w),
+        )
+
+    def make_step(self, image: np.ndarray, mask: np.ndarray) -> FitStep:
+        """The single fitting step for this image (what ``dip-bench profile`` times)."""
+        problem = self.prepare(image, mask)
+        return FitStep(problem.run_net, problem.z, problem.target, problem.mask, self.config, problem.generator)
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        reference: np.ndarray | None = None,
+        callback: Callable[[int, Mapping[str, float]], None] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Inpaint ``image`` (H x W x C float32 in [0, 1]) where ``mask`` (H x W bool, True = known) is False."""
+        start = time.perf_counter()
+        problem = self.prepare(image, mask)
+        h, w = problem.size
+        ref_t = _to_tensor(reference.astype(np.float32), self.device) if reference is not None else None
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        result = fit_dip(problem.run_net, problem.z, problem.target, problem.mask, self.config, problem.generator,
+                         reference=ref_t, callback=callback)
+        output = result.output[0, :, :h, :w].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        record: dict[str, Any] = {
+            "iterations": result.iterations,
+            "seconds": time.perf_counter() - start,
+            "seconds_per_iter": result.seconds_per_iter,
+            "device": str(self.device),
+            "net": self.net_name,
+            "preset": self.preset.name,
+            "parameters": count_parameters(problem.net),
+            "input": self.preset.input,
+            "input_channels": self.preset.input_channels,
+            "lr": self.preset.lr,
+            "sigma_p": self.preset.sigma_p,
+            "perturbation": self.preset.perturbation,
+            "precision": self.config.precision,
+            "seed": self.seed,
+            "restores": result.restores,
+            "curve": result.curve,
+            "peak_memory_mb": _peak_memory_mb(self.device),
+            **result.early_stop,
+        }
+        return output, record
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    """Peak memory in MiB: CUDA allocator peak on GPU, the process's peak resident set on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,54 @@
+"""DIP presets: the official per-task settings, read from ``presets.toml`` beside this file."""
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESETS_FILE = Path(__file__).with_name("presets.toml")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Fit settings of one task. ``sigma_p`` is the std of the per-step input perturbation; ``perturbation`` is
+    ``fixed`` (official: z_saved + σp·N(0, 1) redrawn each step) or ``cumulative`` (DL59/ImPrior: z += σp·N(0, 1))."""
+
+    name: str
+    description: str
+    input: str
+    input_channels: int
+    input_scale: float
+    lr: float
+    iterations: int
+    sigma_p: float
+    perturbation: str
+    net_args: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **overrides: Any) -> Preset:
+        """A copy with the non-None overrides applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@cache
+def load_presets() -> dict[str, Preset]:
+    """All presets by name."""
+    raw = tomllib.loads(PRESETS_FILE.read_text())
+    return {name: Preset(name=name, **values) for name, values in raw.items()}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a ValueError suggests close names for a typo."""
+    presets = load_presets()
+    if name not in presets:
+        close = difflib.get_close_matches(name, presets, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown preset {name!r}{hint}: choose one of {', '.join(presets)}")
+    return presets[name]

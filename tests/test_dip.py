@@ -1,0 +1,124 @@
+"""The DIP engine: determinism, fitting behaviour, sizes, presets and guards (CPU, 64 px, few iterations)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dip.fit import FitConfig, fit_dip
+from dip.inpainter import DIPInpainter
+from dip.inputs import make_input
+from dip.presets import get_preset, load_presets
+
+
+def fit(image, mask, seed=0, iterations=10, **kw):
+    return DIPInpainter("skip", preset=kw.pop("preset", "region"), iterations=iterations, seed=seed, **kw)(image, mask)
+
+
+def test_same_seed_is_byte_identical_and_other_seed_differs(smooth_image, hole_mask):
+    a, record = fit(smooth_image, hole_mask, seed=3)
+    b, _ = fit(smooth_image, hole_mask, seed=3)
+    c, _ = fit(smooth_image, hole_mask, seed=4)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+    assert a.shape == smooth_image.shape and a.dtype == np.float32
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert record["iterations"] == 10 and record["device"] == "cpu" and record["seed"] == 3
+
+
+@pytest.mark.parametrize("perturbation", ["fixed", "cumulative"])
+def test_loss_falls_and_known_pixels_fit_better_than_holes(smooth_image, hole_mask, perturbation):
+    curve = []
+    out, record = DIPInpainter("skip", preset="region", iterations=50, every=10, perturbation=perturbation,
+                               seed=0)(smooth_image * hole_mask[..., None], hole_mask, reference=smooth_image,
+                                       callback=lambda it, stats: curve.append(stats["loss"]))
+    assert curve[-1] < 0.5 * curve[0]
+    err = (out - smooth_image) ** 2
+    assert err[hole_mask].mean() < err[~hole_mask].mean()
+    assert record["perturbation"] == perturbation
+    assert all("psnr" in point for point in record["curve"])
+
+
+def test_gray_and_odd_sizes_are_padded_and_cropped_back(hole_mask):
+    image = np.random.default_rng(1).random((70, 67, 1)).astype(np.float32)
+    mask = np.ones((70, 67), bool)
+    mask[10:20, 10:20] = False
+    out, _ = DIPInpainter("skip", preset="region", iterations=2)(image, mask)
+    assert out.shape == (70, 67, 1)
+
+
+def test_too_small_image_names_the_minimum():
+    image = np.zeros((40, 40, 3), np.float32)
+    with pytest.raises(ValueError, match="needs at least 64x64"):
+        DIPInpainter("skip", preset="text", iterations=1)(image, np.ones((40, 40), bool))
+
+
+def test_presets_match_the_official_notebooks():
+    presets = load_presets()
+    assert {"text", "region", "large-region", "pixels"} <= set(presets)
+    text = get_preset("text")
+    assert (text.lr, text.iterations, text.sigma_p, text.input_channels) == (0.01, 6001, 0.03, 32)
+    assert get_preset("large-region").sigma_p == 0 and get_preset("large-region").iterations == 3001
+    assert get_preset("pixels").lr == 0.001 and get_preset("pixels").net_args["upsample_mode"] == "bilinear"
+    assert get_preset("region").input == "meshgrid"
+    with pytest.raises(ValueError, match="did you mean text"):
+        get_preset("textt")
+
+
+@pytest.mark.parametrize("kind", ["uniform", "normal", "bernoulli", "meshgrid"])
+def test_inputs_are_seeded(kind):
+    channels = 2 if kind == "meshgrid" else 4
+    a = make_input(kind, channels, (8, 9), torch.Generator().manual_seed(1))
+    b = make_input(kind, channels, (8, 9), torch.Generator().manual_seed(1))
+    assert a.shape == (1, channels, 8, 9) and torch.equal(a, b)
+    if kind == "uniform":
+        assert 0 <= a.min() and a.max() <= 0.1
+
+
+def test_divergence_guard_restores_weights(smooth_image, hole_mask):
+    """A net whose output turns NaN mid-fit is rolled back to its last good weights, and the record says so."""
+
+    class Exploding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 3, 1)
+            self.calls = 0
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            out = torch.sigmoid(self.conv(z))
+            return out * math.nan if self.calls == 15 else out
+
+    net = Exploding()
+    target = torch.from_numpy(smooth_image.transpose(2, 0, 1))[None]
+    mask = torch.from_numpy(hole_mask.astype(np.float32))[None, None]
+    z = make_input("meshgrid", 2, (64, 64), torch.Generator())
+    result = fit_dip(net, z, target, mask, FitConfig(iterations=30, every=5, sigma_p=0.0), torch.Generator())
+    assert result.restores == [15]
+    assert torch.isfinite(result.output).all()
+
+
+def test_ema_output_is_used(smooth_image, hole_mask):
+    plain, _ = fit(smooth_image, hole_mask, iterations=5)
+    averaged, _ = fit(smooth_image, hole_mask, iterations=5, ema=0.9)
+    assert not np.array_equal(plain, averaged)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_cuda(smooth_image, hole_mask):
+    out, record = DIPInpainter("skip", preset="region", iterations=5, device="cuda")(smooth_image, hole_mask)
+    assert out.shape == smooth_image.shape and record["device"].startswith("cuda")
+
+
+def test_wmv_early_stop_stops_and_reports(smooth_image, hole_mask):
+    monitored, record = fit(smooth_image, hole_mask, iterations=40, early_stop="wmv-monitor", wmv_window=5,
+                            wmv_patience=10, every=5)
+    assert record["iterations"] == 40 and 4 <= record["es_iter"] < 40 and record["es_saved_iters"] == 0
+    stopped, record = DIPInpainter("skip", preset="region", iterations=400, early_stop="wmv", wmv_window=5,
+                                   wmv_patience=3, every=1, lr=0.0, seed=0)(smooth_image, hole_mask,
+                                                                             reference=smooth_image)
+    assert record["iterations"] < 400 and record["es_saved_iters"] == 400 - record["iterations"]
+    assert "es_psnr" in record
