@@ -32,7 +32,7 @@ def compare(run: pd.DataFrame, reference: pd.DataFrame, tol_db: float = 0.05, to
             only_present: bool = False) -> CheckResult:
     """Rows of ``reference`` missing from ``run`` fail (unless ``only_present``); rows whose status changed or whose
     PSNR (dB) / SSIM moved by more than the tolerance fail. NaN equals NaN; inf equals inf."""
-    keyed = lambda t: t.assign(seed=t["seed"].astype(int), preset=t["preset"].fillna("").astype(str))
+    keyed = lambda t: t.assign(seed=t["seed"].astype(int), preset=t["preset"].astype(object).fillna("").astype(str))
     merged = keyed(reference).merge(keyed(run), on=KEY, how="left", suffixes=("_ref", ""), indicator=True)
     problems, lines = [], []
     for _, row in merged.iterrows():

@@ -59,5 +59,5 @@ def _read_reference(path: Path):  # noqa: ANN202
     import pandas as pd
 
     table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
-    table["preset"] = table["preset"].fillna("").astype(str)
+    table["preset"] = table["preset"].astype(object).fillna("").astype(str)
     return table

@@ -49,12 +49,19 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             params[key] = value
     method = create(args.method, seed=args.seed, device=args.device, **params)
-    with tqdm(desc=args.method, unit="it", leave=False, dynamic_ncols=True) as bar:
-        def callback(iteration: int, stats: dict) -> None:
-            bar.update(iteration + 1 - bar.n)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items() if k != "iteration"})
+    bars: list[tqdm] = []
 
+    def callback(iteration: int, stats: dict) -> None:
+        if not bars:
+            bars.append(tqdm(desc=args.method, total=args.iters, unit="it", leave=False, dynamic_ncols=True))
+        bars[0].update(iteration + 1 - bars[0].n)
+        bars[0].set_postfix({k: f"{v:.4g}" for k, v in stats.items() if k != "iteration"})
+
+    try:
         output, record = method(image, mask, reference=reference, callback=callback)
+    finally:
+        for bar in bars:
+            bar.close()
     result = output if args.raw else metrics.composite(output, image, mask)
     write_png(args.out, result)
     line = f"wrote {args.out} ({args.method}, {record['iterations']} it, {record['seconds']:.1f} s, {record['device']})"

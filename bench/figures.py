@@ -51,9 +51,9 @@ def _read_png(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L" if image.mode in ("L", "I;16", "I") else "RGB"))
 
 
-def _show(ax, image: np.ndarray | None, title: str) -> None:  # noqa: ANN001
+def _show(ax, image: np.ndarray | None, title: str, placeholder: str = "file missing") -> None:  # noqa: ANN001
     if image is None:
-        ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, placeholder, ha="center", va="center", transform=ax.transAxes, color="0.4")
     elif image.ndim == 2:
         ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     else:
@@ -99,7 +99,7 @@ def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_rows: int = MAX_GRI
         for c, label in enumerate(labels, start=1):
             mine = rows[rows["label"] == label].sort_values("seed")
             if mine.empty:
-                _show(axes[r, c], None, f"{label}\nnot run")
+                _show(axes[r, c], None, label, placeholder="not run on this pair")
                 continue
             row = mine.iloc[0].to_dict()
             path = outputs / f"{row_id(row)}.png"
@@ -130,7 +130,8 @@ def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, 
     for ax, mask in zip(axes, masks):
         for label, line in mean[mean["mask"] == mask].groupby("label", sort=False):
             line = line.sort_values("iteration")
-            ax.plot(line["iteration"], line["psnr_mean"], label=label, color=colours.get(label), linewidth=1.4)
+            ax.plot(line["iteration"], line["psnr_mean"], label=label, color=colours.get(label), linewidth=1.4,
+                    marker="o" if len(line) <= 20 else None, markersize=3)
         ax.set_title(f"mask: {mask}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("PSNR (dB)")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench import figures
 from bench.atomic import write_text
+from bench.paper import table1_summary, write_table1
 from bench.results import KEY, META, RESULTS, read_curves, read_results
 
 REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
@@ -81,6 +82,8 @@ def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any],
     if (run_dir / META).exists():
         try:
             meta = json.loads((run_dir / META).read_text())
+            if not isinstance(meta, dict):
+                meta, problem = {}, f"{META} is not a JSON object"
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             problem = f"{META} is not valid JSON ({error})"
     else:
@@ -91,10 +94,12 @@ def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any],
 # ----------------------------------------------------------------------------------------------------------- tables
 
 def _num(value: float, digits: int | None) -> str:
-    """Fixed ``digits`` decimals, or 3 significant digits when ``digits`` is None."""
+    """Fixed ``digits`` decimals; when ``digits`` is None, 3 significant digits (whole numbers from 100 up)."""
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.{digits}f}" if digits is not None else f"{value:.3g}"
+    if digits is None:
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{value:.{digits}f}"
 
 
 def _mean_std(mean: float, std: float, digits: int | None) -> str:
@@ -136,9 +141,9 @@ def hole_bin(ratio: pd.Series) -> pd.Series:
 
 
 def dip_table(ok: pd.DataFrame) -> pd.DataFrame:
-    """Per (method, mask) of rows with a raw output: n, raw PSNR, best PSNR, median best iteration, median iterations,
-    mean (best − raw)."""
-    rows = ok.dropna(subset=["psnr_raw"])
+    """Per (method, mask) of the iterative rows (iterations > 0) with a raw output: n, raw PSNR, best PSNR, median
+    best iteration, median iterations, mean (best − raw)."""
+    rows = ok[ok["iterations"].fillna(0) > 0].dropna(subset=["psnr_raw"])
     out = []
     for (label, mask), group in rows.groupby(["label", "mask"], sort=False):
         gap = (group["best_psnr"] - group["psnr_raw"]).dropna()
@@ -320,9 +325,9 @@ def build_blocks(run_dir: Path) -> tuple[list[Block], str]:
         _tables(blocks, ok, [("PSNR (dB), whole composited image", "psnr", 2),
                              ("SSIM, whole composited image", "ssim", 4),
                              ("Hole PSNR (dB)", "psnr_hole", 2), ("Hole SSIM", "ssim_hole", 4)], ["label"], "mask")
-        _figure(blocks, run_dir, "psnr_by_mask", "Mean PSNR and hole PSNR per mask kind (error bars: std)",
-                lambda: figures.psnr_by_mask(ok, out_dir, colours))
-
+    _figure(blocks, run_dir, "psnr_by_mask", "Mean PSNR and hole PSNR per mask kind (error bars: std)",
+            lambda: figures.psnr_by_mask(ok, out_dir, colours))
+    if not ok.empty:
         blocks.append(("h", 2, "Quality per hole-ratio bin"))
         binned = ok.assign(bin=hole_bin(ok["hole_ratio"]))
         order = list(binned["bin"].cat.categories)
@@ -336,15 +341,16 @@ def build_blocks(run_dir: Path) -> tuple[list[Block], str]:
     blocks.append(("h", 2, "DIP: raw output and best PSNR along the fit"))
     dip = dip_table(ok)
     if dip.empty:
-        blocks.append(("p", "No ok row has a raw network output (no DIP rows)."))
+        blocks.append(("p", "No ok row of an iterative method with a raw output (no DIP rows)."))
     else:
         blocks.append(("table", dip))
     _figure(blocks, run_dir, "curves", "PSNR vs iteration of the iterative methods (mean over images and seeds)",
             lambda: figures.curves(curves, out_dir, colours))
 
+    machine = meta.get("device_name") or meta.get("device")
     blocks += [("h", 2, "Speed"),
                ("p", "Wall time of the method call alone (no I/O, no metrics), as recorded by the run; compare "
-                     "times only on the same device.")]
+                     "times only on the same device." + (f" Run device: `{machine}`." if machine else ""))]
     times = time_table(ok)
     blocks.append(("table", times) if not times.empty else ("p", "No timings in the ok rows."))
     _figure(blocks, run_dir, "speed", "Seconds per image (log scale) and ms per iteration",
@@ -371,6 +377,10 @@ def write_report(run_dir: Path) -> Path:
     """Write ``report.md``, ``report.html`` and ``figures/`` into ``run_dir``; return the path of ``report.md``."""
     run_dir = Path(run_dir)
     blocks, title = build_blocks(run_dir)
+    table1 = write_table1(read_results(run_dir), run_dir)
+    if table1 is not None:
+        blocks.append(("h", 2, "Table 1 protocol (50 % of pixels dropped, raw output PSNR, dB)"))
+        blocks.append(("table", table1_summary(pd.read_csv(table1)).round(2)))
     write_text(run_dir / REPORT_HTML, to_html(blocks, title))
     write_text(run_dir / REPORT_MD, to_markdown(blocks))
     return run_dir / REPORT_MD

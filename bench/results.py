@@ -10,7 +10,8 @@ A run folder holds:
 
 Metric protocol: ``psnr``/``ssim`` are over the whole *composited* image (inpainting papers); ``psnr_hole``/
 ``ssim_hole`` over the hole only; ``psnr_raw`` is the raw network output over the whole image (DIP papers, Table 1);
-``best_psnr``/``best_iter`` the best raw-output PSNR seen along the fit.
+``best_psnr``/``best_iter`` the best PSNR seen along the fit (outputs checked every few iterations, and the final
+output; the oracle a user never has); ``es_*`` the iterate chosen by ES-WMV early stopping when enabled.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from bench.atomic import write_text
 KEY = ["method", "preset", "image", "mask", "seed"]
 COLUMNS = KEY + [
     "size", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "psnr_raw", "best_psnr",
-    "best_iter", "iterations", "seconds", "seconds_per_iter", "peak_memory_mb", "device", "params",
+    "best_iter", "es_iter", "es_psnr", "es_saved_iters", "iterations", "seconds", "seconds_per_iter",
+    "peak_memory_mb", "device", "params",
 ]
 CURVE_COLUMNS = KEY + ["iteration", "loss", "psnr"]
 RESULTS, CURVES, META = "results.csv", "curves.csv", "meta.json"
@@ -43,7 +45,7 @@ def read_results(run_dir: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
     table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
-    table["preset"] = table["preset"].fillna("").astype(str)
+    table["preset"] = table["preset"].astype(object).fillna("").astype(str)
     return table
 
 

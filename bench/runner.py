@@ -75,11 +75,14 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
             write_png(run_dir / "outputs" / f"{row_id(result)}.png", final)
             curve = [{"iteration": p["iteration"], "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
                      for p in record.get("curve", [])]
+            raw_psnr = metrics.psnr(pair.image, np.clip(output, 0, 1))
             best = max(curve, key=lambda p: p["psnr"]) if curve else None
+            if best is not None and raw_psnr >= best["psnr"]:
+                best = {"psnr": raw_psnr, "iteration": record.get("iterations", 0)}
             result.update(metrics.score(pair.image, final, pair.mask))
             result.update({
                 "status": "ok",
-                "psnr_raw": metrics.psnr(pair.image, np.clip(output, 0, 1)),
+                "psnr_raw": raw_psnr,
                 "best_psnr": best["psnr"] if best else math.nan,
                 "best_iter": int(best["iteration"]) if best else math.nan,
                 "iterations": record.get("iterations", 0),
@@ -87,6 +90,7 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
                 "seconds_per_iter": record.get("seconds_per_iter", math.nan),
                 "peak_memory_mb": record.get("peak_memory_mb", math.nan),
                 "device": record.get("device", device),
+                **{key: record[key] for key in ("es_iter", "es_psnr", "es_saved_iters") if key in record},
             })
         except KeyboardInterrupt:
             raise

@@ -217,6 +217,8 @@ def test_bad_parameters_and_inputs(model, weights: Path) -> None:
         edgeconnect.make(weights=str(weights), variant="imagenet")
     with pytest.raises(ValueError, match="sigma"):
         edgeconnect.make(weights=str(weights), sigma=0)
+    with pytest.raises(ValueError, match="merge_edges"):
+        edgeconnect.make(weights=str(weights), merge_edges="yes")
     with pytest.raises(ValueError, match="at least 12"):
         model(_image(8, 64, 3), _mask(8, 64))
     with pytest.raises(ValueError, match="width"):
