@@ -69,6 +69,7 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
 
             if bar is not None:
                 bar.reset(total=params.get("iterations") or None)
+                bar.set_postfix_str("", refresh=False)
             output, record = method(corrupted(pair.image, pair.mask), pair.mask, reference=pair.image,
                                     callback=callback)
             final = metrics.composite(output, pair.image, pair.mask)

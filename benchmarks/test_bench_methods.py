@@ -11,6 +11,7 @@ import pytest
 
 from bench.profiler import ProfileSettings, build_step, count_flops, load_profile_pair, min_size
 from bench.registry import create, get_method
+from datasets import load_builtin_image, load_builtin_mask
 
 DIP_CASES = [
     *[("dip-skip", "text", size) for size in (64, 128)],
@@ -42,8 +43,6 @@ def test_dip_step(benchmark, method: str, preset: str | None, size: int) -> None
 
 @pytest.mark.parametrize("name", CLASSICAL)
 def test_classical(benchmark, name: str) -> None:
-    from datasets import load_builtin_image, load_builtin_mask
-
     reason = get_method(name).unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
