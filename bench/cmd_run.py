@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bench import lpips_metric
 from bench.atomic import write_text
 from bench.meta import environment
 from bench.results import CURVES, RESULTS, done_keys, key_of
@@ -63,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 (out / name).replace(out / f"{name}.bak")
     meta = {"suite": suite.name, "suite_file": str(suite.path), "seeds": list(seeds or suite.seeds),
-            "shard": args.shard, "methods": methods, "images": images, **environment(device)}
+            "shard": args.shard, "methods": methods, "images": images,
+            "lpips": "ok" if lpips_metric.unavailable_reason() is None else f"skipped: {lpips_metric.unavailable_reason()}",
+            **environment(device)}
     write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
     results = run_rows(rows, str(device), out)
     counts: dict[str, int] = {}

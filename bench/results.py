@@ -11,7 +11,7 @@ A run folder holds:
 Metric protocol: ``psnr``/``ssim`` are over the whole *composited* image (inpainting papers); ``psnr_hole``/
 ``ssim_hole`` over the hole only; ``psnr_raw`` is the raw network output over the whole image (DIP papers, Table 1);
 ``best_psnr``/``best_iter`` the best PSNR seen along the fit (outputs checked every few iterations, and the final
-output; the oracle a user never has); ``es_*`` the iterate chosen by ES-WMV early stopping when enabled.
+output; the oracle a user never has); ``lpips`` only where LPIPS can run offline (see ``bench.lpips_metric``); ``es_*`` the iterate chosen by ES-WMV early stopping when enabled.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from bench.atomic import write_text
 
 KEY = ["method", "preset", "image", "mask", "seed"]
 COLUMNS = KEY + [
-    "size", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "psnr_raw", "best_psnr",
+    "size", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr",
     "best_iter", "es_iter", "es_psnr", "es_saved_iters", "iterations", "seconds", "seconds_per_iter",
     "peak_memory_mb", "device", "params",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench import metrics
+from bench import lpips_metric, metrics
 from bench.atomic import write_png
 from bench.registry import create, get_method
 from bench.results import append_row, row_id
@@ -81,6 +81,8 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
             if best is not None and raw_psnr >= best["psnr"]:
                 best = {"psnr": raw_psnr, "iteration": record.get("iterations", 0)}
             result.update(metrics.score(pair.image, final, pair.mask))
+            if lpips_metric.unavailable_reason() is None:
+                result["lpips"] = lpips_metric.lpips_distance(pair.image, final)
             result.update({
                 "status": "ok",
                 "psnr_raw": raw_psnr,

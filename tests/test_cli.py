@@ -74,3 +74,37 @@ def test_registry_refuses_unknown_parameters():
     with pytest.raises(ValueError, match="has no parameter colour"):
         create("telea", colour=1)
     assert get_method("dip-skip").family == "dip"
+
+
+def _bad_inputs(tmp: Path, good_image: Path, good_mask: Path) -> dict[str, tuple[Path, Path, str]]:
+    """name → (image, mask, text the one-line error must contain)."""
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., 3] = 128
+    not_png = tmp / "notes.png"
+    not_png.write_text("not an image")
+    truncated = tmp / "trunc.png"
+    truncated.write_bytes(good_image.read_bytes()[:200])
+    small_mask = save(tmp / "small_mask.png", np.full((32, 32), 255, np.uint8))
+    colour_mask = np.zeros((64, 64, 3), np.uint8)
+    colour_mask[..., 0] = 255
+    return {
+        "missing": (tmp / "nope.png", good_mask, "nope.png"),
+        "not an image": (not_png, good_mask, "notes.png"),
+        "truncated": (truncated, good_mask, "trunc.png"),
+        "transparent alpha": (save(tmp / "rgba.png", rgba), good_mask, "rgba.png"),
+        "size mismatch": (good_image, small_mask, "small_mask.png"),
+        "coloured mask": (good_image, save(tmp / "colour_mask.png", colour_mask), "colour_mask.png"),
+        "full mask": (good_image, save(tmp / "full_mask.png", np.full((64, 64), 255, np.uint8)), "full_mask.png"),
+        "empty mask": (good_image, save(tmp / "empty_mask.png", np.zeros((64, 64), np.uint8)), "empty_mask.png"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not an image", "truncated", "transparent alpha", "size mismatch",
+                                  "coloured mask", "full mask", "empty mask"])
+def test_bad_files_are_one_line_exit_2(pair, tmp_path: Path, case: str, capsys):
+    image, mask, text = _bad_inputs(tmp_path, *pair)[case]
+    code = main(["inpaint", str(image), str(mask), "--method", "telea", "--out", str(tmp_path / "o.png")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert text in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()

@@ -1,6 +1,7 @@
 """The harness end to end on a tiny 64 px suite: rows, resume after kill -9, failures as rows, check, determinism."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,7 +64,10 @@ def test_suite_end_to_end(tiny_run: Path):
     dip = ok[ok.method == "dip-skip"]
     assert (dip.iterations == 8).all() and dip.best_iter.notna().all()
     assert len(list((tiny_run / "outputs").glob("*.png"))) == len(ok)
-    assert (tiny_run / "meta.json").exists() and (tiny_run / "report.md").exists()
+    meta = json.loads((tiny_run / "meta.json").read_text())
+    assert meta["suite"] == "tiny" and meta["device"] == "cpu" and "torch" in meta["versions"]
+    assert meta["lpips"] == "ok" or meta["lpips"].startswith("skipped: ")
+    assert (tiny_run / "report.md").exists()
     curves = pd.read_csv(tiny_run / "curves.csv")
     assert set(curves.method) == {"dip-skip"}
 
