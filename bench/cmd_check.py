@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.atomic import write_text
 from bench.check import compare
-from bench.results import KEY, META, RESULTS, read_results
+from bench.results import KEY, META, RESULTS, read_results, read_table
 
 DEFAULT_REFERENCE = Path("reports/reference/quick-cpu.csv")
 STORED = KEY + ["status", "psnr", "ssim", "psnr_hole", "ssim_hole", "psnr_raw", "iterations", "device"]
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.reference.exists():
         raise FileNotFoundError(f"{args.reference}: reference not found; write one with `dip-bench check DIR "
                                 f"--reference {args.reference} --update`")
-    reference = _read_reference(args.reference)
+    reference = read_table(args.reference)
     result = compare(table, reference, args.tol_db, args.tol_ssim, args.only_present)
     if len(result.table):
         print(result.table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
@@ -54,10 +54,3 @@ def run(args: argparse.Namespace) -> int:
           f"or missing (reference {args.reference})")
     return 1
 
-
-def _read_reference(path: Path):  # noqa: ANN202
-    import pandas as pd
-
-    table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
-    table["preset"] = table["preset"].astype(object).fillna("").astype(str)
-    return table

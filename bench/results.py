@@ -42,8 +42,11 @@ def row_id(row: dict[str, Any]) -> str:
 def read_results(run_dir: Path) -> pd.DataFrame:
     """The results table of ``run_dir`` (empty with ``COLUMNS`` when there is none yet)."""
     path = Path(run_dir) / RESULTS
-    if not path.exists():
-        return pd.DataFrame(columns=COLUMNS)
+    return read_table(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A results-shaped CSV (a run's ``results.csv`` or a stored reference), empty presets as ``""``."""
     table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
     table["preset"] = table["preset"].astype(object).fillna("").astype(str)
     return table
