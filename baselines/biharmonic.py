@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
-from baselines._boundary import check_inputs, composite
+from dip_bench.contract import check_image_mask, composite
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class BiharmonicInpainter:
     def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
                  callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_inputs(image, mask)
+        check_image_mask(image, mask)
         start = time.perf_counter()
         if image.shape[2] == 1:
             filled = inpaint_biharmonic(image[..., 0].astype(np.float64), ~mask)

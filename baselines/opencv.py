@@ -17,7 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from baselines._boundary import check_inputs, composite, hole_mask_uint8, to_uint8
+from dip_bench.baselines._boundary import hole_mask_uint8
+from dip_bench.contract import UserError, check_image_mask, composite, to_uint8
 
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -32,7 +33,7 @@ class OpenCVInpainter:
     def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
                  callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_inputs(image, mask)
+        check_image_mask(image, mask)
         start = time.perf_counter()
         source = to_uint8(image[..., 0] if image.shape[2] == 1 else image)
         filled = cv2.inpaint(source, hole_mask_uint8(mask), self.radius, _FLAGS[self.algorithm])
@@ -43,7 +44,7 @@ class OpenCVInpainter:
 
 def _check_radius(radius: int) -> int:
     if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 1:
-        raise ValueError(f"radius must be a positive integer (pixels), got {radius!r}")
+        raise UserError(f"radius must be a positive integer (pixels), got {radius!r}")
     return int(radius)
 
 

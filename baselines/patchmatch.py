@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines._boundary import check_inputs, composite, hole_mask_uint8, to_uint8
+from dip_bench.baselines._boundary import hole_mask_uint8
+from dip_bench.contract import UserError, check_image_mask, composite, to_uint8
 
 
 def unavailable_reason(*, patch_size: int = 5) -> str | None:
@@ -43,7 +44,7 @@ class PatchMatchInpainter:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
         import patchmatch
 
-        check_inputs(image, mask)
+        check_image_mask(image, mask)
         start = time.perf_counter()
         source = to_uint8(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
         patchmatch.set_random_seed(self.seed)
@@ -59,9 +60,9 @@ def make(*, seed: int = 0, device: str = "cpu", patch_size: int = 5) -> PatchMat
     """PatchMatch (Barnes et al. 2009) via pypatchmatch; ``patch_size`` is the patch radius in pixels."""
     reason = unavailable_reason(patch_size=patch_size)
     if reason is not None:
-        raise ValueError(reason)
+        raise UserError(reason)
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= 64:
-        raise ValueError(f"patch_size must be an integer radius in 1..64 pixels, got {patch_size!r}")
+        raise UserError(f"patch_size must be an integer radius in 1..64 pixels, got {patch_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
     return PatchMatchInpainter(int(seed), int(patch_size))

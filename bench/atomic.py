@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dip_bench.contract import to_uint8
+
 
 def write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
@@ -28,11 +30,6 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode())
 
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """float [0, 1] H x W x C → uint8 by rounding (C = 1 becomes H x W)."""
-    array = np.clip(np.round(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
-    return array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
 
 
 def write_png(path: Path, image: np.ndarray) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.results import KEY
+from dip_bench.bench.results import KEY
 
 METRICS = {"psnr": "db", "psnr_hole": "db", "psnr_raw": "db", "ssim": "ssim", "ssim_hole": "ssim"}
 

@@ -10,8 +10,9 @@ import importlib
 import sys
 import warnings
 
+from dip_bench.contract import UserError
+
 COMMANDS = ("methods", "inpaint", "data", "run", "report", "merge", "check", "profile")
-USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"bench.cmd_{name}").register(sub)
+        importlib.import_module(f"dip_bench.bench.cmd_{name}").register(sub)
     return parser
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as error:
+    except UserError as error:
         if args.debug:
             raise
         print(f"dip-bench: error: {error}", file=sys.stderr)

@@ -6,9 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-from bench.atomic import write_text
-from bench.check import compare
-from bench.results import KEY, META, RESULTS, read_results, read_table
+from dip_bench.contract import UserError
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.check import compare
+from dip_bench.bench.results import KEY, META, RESULTS, read_results, read_table
 
 DEFAULT_REFERENCE = Path("reports/reference/quick-cpu.csv")
 STORED = KEY + ["status", "psnr", "ssim", "psnr_hole", "ssim_hole", "psnr_raw", "iterations", "device"]
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not (args.dir / RESULTS).exists():
-        raise FileNotFoundError(f"{args.dir / RESULTS}: not found; run `dip-bench run --out {args.dir}` first")
+        raise UserError(f"{args.dir / RESULTS}: not found; run `dip-bench run --out {args.dir}` first")
     table = read_results(args.dir)
     if args.update:
         args.reference.parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote reference {args.reference} ({len(table)} rows)")
         return 0
     if not args.reference.exists():
-        raise FileNotFoundError(f"{args.reference}: reference not found; write one with `dip-bench check DIR "
+        raise UserError(f"{args.reference}: reference not found; write one with `dip-bench check DIR "
                                 f"--reference {args.reference} --update`")
     reference = read_table(args.reference)
     result = compare(table, reference, args.tol_db, args.tol_ssim, args.only_present)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from datasets import export_builtin, list_builtin, verify_manifest
-from datasets.builtin import MANIFEST
+from dip_bench.datasets import export_builtin, list_builtin, verify_manifest
+from dip_bench.datasets.builtin import MANIFEST
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import metrics
-from bench.atomic import write_png
-from bench.params import parse_params
-from bench.registry import create
-from datasets import check_pair, load_image, load_mask
+from dip_bench.contract import UserError, composite
+from dip_bench.bench import metrics
+from dip_bench.bench.atomic import write_png
+from dip_bench.bench.params import parse_params
+from dip_bench.bench.registry import create
+from dip_bench.datasets import check_pair, load_image, load_mask
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     check_pair(image, mask, args.image, args.mask)
     reference = load_image(args.reference) if args.reference else None
     if reference is not None and reference.shape != image.shape:
-        raise ValueError(f"{args.reference}: reference is {reference.shape} but image is {image.shape}; "
+        raise UserError(f"{args.reference}: reference is {reference.shape} but image is {image.shape}; "
                          "give the clean version of the same image")
     params = parse_params(args.param)
     for key, value in (("preset", args.preset), ("iterations", args.iters), ("weights", args.weights)):
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars:
             bar.close()
-    result = output if args.raw else metrics.composite(output, image, mask)
+    result = output if args.raw else composite(output, image, mask)
     write_png(args.out, result)
     line = f"wrote {args.out} ({args.method}, {record['iterations']} it, {record['seconds']:.1f} s, {record['device']})"
     if reference is not None:

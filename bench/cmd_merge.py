@@ -6,8 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from bench.atomic import write_text
-from bench.results import META, RESULTS, append_row, read_curves, read_results
+from dip_bench.contract import UserError
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.results import META, RESULTS, append_row, read_curves, read_results
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     for folder in args.dirs:
         if not (folder / RESULTS).exists():
-            raise FileNotFoundError(f"{folder / RESULTS}: not found; is {folder} a `dip-bench run` folder?")
+            raise UserError(f"{folder / RESULTS}: not found; is {folder} a `dip-bench run` folder?")
     metas = []
     for folder in args.dirs:
         curves = read_curves(folder)
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     write_text(args.out / META, json.dumps(merged, indent=2) + "\n")
     print(f"{args.out / RESULTS}: {len(read_results(args.out))} rows from {len(args.dirs)} folders")
     if not args.no_report:
-        from bench.report import write_report
+        from dip_bench.bench.report import write_report
 
         print(f"report: {write_report(args.out)}")
     return 0

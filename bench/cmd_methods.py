@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from bench.registry import METHODS
+from dip_bench.bench.registry import METHODS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

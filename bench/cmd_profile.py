@@ -15,10 +15,11 @@ from typing import Any
 
 import torch
 
-from bench import profiler
-from bench.atomic import write_text
-from bench.meta import environment
-from dip.fit import PRECISIONS
+from dip_bench.contract import UserError
+from dip_bench.bench import profiler
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.meta import environment
+from dip_bench.dip.fit import PRECISIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,13 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def settings_from(args: argparse.Namespace) -> profiler.ProfileSettings:
     """The checked settings; flag combinations that cannot work are one-line ValueErrors."""
     if args.cuda_graphs:
-        raise ValueError("--cuda-graphs is not implemented yet: the step would need capturable Adam and a static "
+        raise UserError("--cuda-graphs is not implemented yet: the step would need capturable Adam and a static "
                          "noise buffer; drop the flag")
     if args.compare and (args.precision != "fp32" or args.channels_last or args.compile):
-        raise ValueError("--compare runs every fast option by itself: drop --precision, --channels-last and "
+        raise UserError("--compare runs every fast option by itself: drop --precision, --channels-last and "
                          "--compile")
     if args.compare and args.trace:
-        raise ValueError("--trace records one configuration: drop --compare, or --trace")
+        raise UserError("--trace records one configuration: drop --compare, or --trace")
     settings = profiler.ProfileSettings(
         method=args.method, preset=args.preset, size=args.size, iters=args.iters, warmup=args.warmup,
         device=args.device, precision=args.precision, channels_last=args.channels_last, compile=args.compile,
@@ -59,7 +60,7 @@ def settings_from(args: argparse.Namespace) -> profiler.ProfileSettings:
     settings.check()
     smallest = profiler.min_size(settings)
     if settings.size < smallest:
-        raise ValueError(f"--size {settings.size} is below the {smallest} px that {settings.method} needs with this "
+        raise UserError(f"--size {settings.size} is below the {smallest} px that {settings.method} needs with this "
                          f"preset: use --size {smallest} or more")
     return settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.report import write_report
+from dip_bench.bench.report import write_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,13 +9,13 @@ import argparse
 import json
 from pathlib import Path
 
-from bench import lpips_metric
-from bench.atomic import write_text
-from bench.meta import environment
-from bench.results import CURVES, RESULTS, done_keys, key_of
-from bench.runner import run_rows
-from bench.suite import expand_rows, load_pairs, load_suite, parse_shard, shard
-from dip.inpainter import resolve_device
+from dip_bench.bench import lpips_metric
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.meta import environment
+from dip_bench.bench.results import CURVES, RESULTS, done_keys, key_of
+from dip_bench.bench.runner import run_rows
+from dip_bench.bench.suite import expand_rows, load_pairs, load_suite, parse_shard, shard
+from dip_bench.contract import UserError, resolve_device
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -45,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
     known_methods = {entry.name for entry in suite.methods}
     for name in methods or []:
         if name not in known_methods:
-            raise ValueError(f"--methods: {name!r} is not in suite {suite.name!r} ({', '.join(sorted(known_methods))})")
+            raise UserError(f"--methods: {name!r} is not in suite {suite.name!r} ({', '.join(sorted(known_methods))})")
     pairs = load_pairs(suite, args.data_root)
     seeds = tuple(range(args.seeds)) if args.seeds else None
     rows = expand_rows(suite, pairs, seeds=seeds, methods=methods, images=images)
     if args.shard:
         rows = shard(rows, *parse_shard(args.shard))
     if not rows:
-        raise ValueError(f"suite {suite.name!r}: no rows match --methods/--images/--shard")
+        raise UserError(f"suite {suite.name!r}: no rows match --methods/--images/--shard")
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
         done = done_keys(out)
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         counts[status] = counts.get(status, 0) + 1
     print(f"{out / RESULTS}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if not args.no_report:
-        from bench.report import write_report
+        from dip_bench.bench.report import write_report
 
         print(f"report: {write_report(out)}")
     return 0

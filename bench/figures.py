@@ -17,8 +17,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from PIL import Image
 
-from bench.atomic import write_bytes, write_text
-from bench.results import row_id
+from dip_bench.bench.atomic import write_bytes, write_text
+from dip_bench.bench.results import row_id
 
 DPI = 120
 MAX_GRID_ROWS = 6

@@ -26,10 +26,6 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> tuple[float, np.ndarray]:
     return float(mean), full.mean(axis=-1)
 
 
-def composite(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Known pixels (mask True) from ``image``, holes from ``output``."""
-    return np.where(mask[..., None], image, output).astype(np.float32)
-
 
 def score(reference: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Whole-image and hole-only PSNR/SSIM of ``output`` (H x W x C in [0, 1]) against ``reference``."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_text
+from dip_bench.bench.atomic import write_text
 
 TABLE1 = "table1.csv"
 #: Table 1 of Ulyanov et al. 2018, DIP row (PSNR dB, 50 % of pixels dropped)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dip_bench.contract import UserError
+
 
 def parse_value(text: str) -> Any:
     """``3`` → int, ``0.5`` → float, ``true``/``false`` → bool, anything else → str."""
@@ -23,6 +25,6 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--param {item!r} is not KEY=VALUE, e.g. --param radius=5")
+            raise UserError(f"--param {item!r} is not KEY=VALUE, e.g. --param radius=5")
         params[key.strip().replace("-", "_")] = parse_value(value.strip())
     return params

@@ -25,11 +25,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from bench import metrics
-from bench.registry import METHODS, create, get_method
-from dip.fit import FitStep, precision_mode
-from dip.inpainter import DIPInpainter, resolve_device
-from dip.nets import count_parameters
+from dip_bench.bench import metrics
+from dip_bench.bench.registry import METHODS, create, get_method
+from dip_bench.dip.fit import FitStep, precision_mode
+from dip_bench.contract import UserError, resolve_device
+from dip_bench.dip.inpainter import DIPInpainter
+from dip_bench.dip.nets import count_parameters
 
 #: how ``gflop_per_iter`` is counted (printed and written to the JSON)
 FLOP_COUNTING = ("torch.utils.flop_counter.FlopCounterMode over one forward + masked-MSE + backward of the net: "
@@ -76,14 +77,14 @@ class ProfileSettings:
         spec = get_method(self.method)
         if spec.family != "dip":
             dips = ", ".join(name for name, other in METHODS.items() if other.family == "dip")
-            raise ValueError(f"profile times the DIP fitting step, and {self.method!r} is a {spec.family} method: "
+            raise UserError(f"profile times the DIP fitting step, and {self.method!r} is a {spec.family} method: "
                              f"choose one of {dips}")
         if self.iters < 1:
-            raise ValueError(f"--iters must be at least 1, got {self.iters}")
+            raise UserError(f"--iters must be at least 1, got {self.iters}")
         if self.warmup < 0:
-            raise ValueError(f"--warmup must be 0 or more, got {self.warmup}")
+            raise UserError(f"--warmup must be 0 or more, got {self.warmup}")
         if self.size < 1:
-            raise ValueError(f"--size must be a positive number of pixels, got {self.size}")
+            raise UserError(f"--size must be a positive number of pixels, got {self.size}")
         return resolve_device(self.device)
 
 
@@ -93,7 +94,7 @@ def load_profile_pair(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
     astronaut resized with OpenCV and the ``text`` mask generated at that size from its built-in seed; a seeded
     synthetic pair when ``datasets`` cannot be imported."""
     try:
-        from datasets import RESOLUTIONS, load_builtin_image, load_builtin_mask, make_mask, mask_seed
+        from dip_bench.datasets import RESOLUTIONS, load_builtin_image, load_builtin_mask, make_mask, mask_seed
     except ImportError:
         image, mask = synthetic_pair(size, seed)
         return image, mask, f"synthetic image (seed {seed}; datasets not importable) + dashed-line mask"

@@ -1,19 +1,37 @@
-"""Method name → factory. Adding a method is one file (its factory) plus one line in ``METHODS``.
+"""Method name → factory. Adding a method is one file (its factory) plus one line in ``BUILTIN``.
 
-A factory is ``make(*, seed=0, device="cpu", **params) -> Inpainter`` (see ``bench.protocol``). An optional
-availability check ``unavailable_reason(**params) -> str | None`` says why a method cannot run (missing library or
-weights). Factories are imported lazily, so a broken optional dependency only disables its own method.
+A factory is ``make(*, seed=0, device="cpu", **params) -> Inpainter`` (see ``dip_bench.contract``); its keyword
+parameters, with their type hints and defaults, are the method's parameters. An optional availability check
+``unavailable_reason(**params) -> str | None`` says why a method cannot run (missing library or weights). Factories
+are imported lazily, so a broken optional dependency only disables its own method.
+
+Methods from outside this package (a researcher's own model) come in two ways, and get the same availability
+check, parameter validation and test battery as the built-in ones:
+
+- an installed package declares an entry point in the group ``dip_bench.methods`` whose value is the factory
+  (``mymodel = "mypkg.dip:make"``); the entry point's name is the method's name;
+- a suite or the command line names the factory itself as ``module:attribute`` (importable from the working
+  directory or an installed package), e.g. ``name = "mymodel:make"``.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.metadata
 import inspect
+import math
+import sys
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from bench.protocol import Inpainter
+from dip_bench.contract import Inpainter, UserError
+
+ENTRY_POINT_GROUP = "dip_bench.methods"
 
 
 @dataclass(frozen=True)
@@ -41,20 +59,87 @@ class MethodSpec:
         except ImportError as error:
             return f"cannot import {self.factory.split(':')[0]}: {error}"
 
+    def signature(self) -> dict[str, inspect.Parameter]:
+        """The factory's keyword parameters (beyond ``fixed``, ``seed`` and ``device``) by name."""
+        factory = self.load_factory()
+        parameters = inspect.signature(factory).parameters
+        return {name: p for name, p in parameters.items()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in self.fixed
+                and name not in ("seed", "device", "net")}
+
     def parameters(self) -> list[str]:
         """Names of the keyword parameters the factory accepts (beyond ``fixed``)."""
-        signature = inspect.signature(self.load_factory())
-        return [name for name, p in signature.parameters.items()
-                if p.kind is p.KEYWORD_ONLY and name not in self.fixed and name not in ("seed", "device")]
+        return list(self.signature())
+
+    def validate(self, params: dict[str, Any], where: str = "--param") -> None:
+        """Refuse unknown parameter names and values of the wrong type (``UserError`` naming ``where``)."""
+        signature = self.signature()
+        unknown = sorted(set(params) - set(signature))
+        if unknown:
+            raise UserError(f"{where}: method {self.name!r} has no parameter {', '.join(unknown)} "
+                            f"(it takes: {', '.join(signature) or 'none'})")
+        hints = _type_hints(self.load_factory())
+        for name, value in params.items():
+            expected = hints.get(name)
+            if expected is not None and not _matches(value, expected):
+                raise UserError(f"{where}: {self.name} parameter {name} = {value!r} is not {_type_name(expected)}")
+
+
+def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(factory.__init__ if inspect.isclass(factory) else factory)
+    except Exception:  # noqa: BLE001 - unresolvable annotations in a user's factory: skip type checks
+        return {}
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    """Whether ``value`` fits the annotation ``expected`` (int, float, bool, str, unions with None, Any)."""
+    if expected is Any:
+        return True
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arm) for arm in typing.get_args(expected))
+    if expected is type(None):
+        return value is None
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if expected is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple))
+    return True
+
+
+def _type_name(expected: Any) -> str:
+    arms = typing.get_args(expected) if typing.get_origin(expected) in (typing.Union, types.UnionType) else (expected,)
+    names = {bool: "true/false", int: "an integer", float: "a finite number", str: "a string", type(None): "none"}
+    return " or ".join(names.get(arm, getattr(arm, "__name__", str(arm))) for arm in arms)
 
 
 def _load(path: str) -> Callable[..., Any]:
-    module, attribute = path.split(":")
-    return getattr(importlib.import_module(module), attribute)
+    """``module:attribute`` or ``module:attribute.inner`` → the object."""
+    module, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
 
 
-_DIP = "dip.inpainter:DIPInpainter"
-METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in [
+def _external_spec(name: str, path: str, factory: Callable[..., Any]) -> MethodSpec:
+    """A spec for a factory from outside the package: its ``family`` and ``unavailable_reason`` attributes, when
+    it has them, give the family and the availability check."""
+    check = f"{path}.unavailable_reason" if callable(getattr(factory, "unavailable_reason", None)) else None
+    doc = inspect.getdoc(factory) or ""
+    description = (doc.splitlines()[0] if doc else f"external method {path}")[:120]
+    return MethodSpec(name, str(getattr(factory, "family", "external")), description, path, check)
+
+
+_DIP = "dip_bench.dip.inpainter:DIPInpainter"
+BUILTIN: dict[str, MethodSpec] = {spec.name: spec for spec in [
     MethodSpec("dip-skip", "dip", "official DIP skip hourglass (Ulyanov et al. 2018), presets text/region/large-region/pixels",
                _DIP, fixed={"net": "skip"}),
     MethodSpec("dip-encdec", "dip", "plain encoder-decoder, no skips (GerardTho school project)", _DIP,
@@ -65,32 +150,83 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in [
                fixed={"net": "encdec-res"}),
     MethodSpec("dip-bicubic", "dip", "bicubic-upsampling net with 4-ch skips and cumulative input walk (DL59/ImPrior)",
                _DIP, fixed={"net": "bicubic"}),
-    MethodSpec("telea", "classical", "OpenCV fast marching (Telea 2004), cv2.inpaint", "baselines.opencv:make_telea"),
-    MethodSpec("ns", "classical", "OpenCV Navier-Stokes (Bertalmio et al. 2001), cv2.inpaint", "baselines.opencv:make_ns"),
+    MethodSpec("telea", "classical", "OpenCV fast marching (Telea 2004), cv2.inpaint",
+               "dip_bench.baselines.opencv:make_telea"),
+    MethodSpec("ns", "classical", "OpenCV Navier-Stokes (Bertalmio et al. 2001), cv2.inpaint",
+               "dip_bench.baselines.opencv:make_ns"),
     MethodSpec("biharmonic", "classical", "biharmonic equation, skimage inpaint_biharmonic (slow on large holes)",
-               "baselines.biharmonic:make"),
-    MethodSpec("patchmatch", "classical", "PatchMatch (Barnes et al. 2009), pypatchmatch", "baselines.patchmatch:make",
-               check="baselines.patchmatch:unavailable_reason"),
+               "dip_bench.baselines.biharmonic:make"),
+    MethodSpec("patchmatch", "classical", "PatchMatch (Barnes et al. 2009), pypatchmatch",
+               "dip_bench.baselines.patchmatch:make", check="dip_bench.baselines.patchmatch:unavailable_reason"),
     MethodSpec("edgeconnect", "learned", "EdgeConnect (Nazeri et al. 2019) with user-supplied official weights",
-               "baselines.edgeconnect:make", check="baselines.edgeconnect:unavailable_reason"),
+               "dip_bench.baselines.edgeconnect:make", check="dip_bench.baselines.edgeconnect:unavailable_reason"),
 ]}
 
 
+@cache
+def _entry_point_methods() -> dict[str, MethodSpec]:
+    """Methods that installed packages register in the entry-point group ``dip_bench.methods``."""
+    specs: dict[str, MethodSpec] = {}
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in BUILTIN:
+            raise UserError(f"entry point {entry.name!r} = {entry.value!r} ({ENTRY_POINT_GROUP}): the name is taken "
+                            "by a built-in method; rename it in that package's metadata")
+        try:
+            factory = _load(entry.value)
+        except Exception:  # noqa: BLE001 - a broken package disables only its own method, with the reason
+            specs[entry.name] = MethodSpec(entry.name, "external", f"entry point {entry.value}", entry.value)
+            continue
+        specs[entry.name] = _external_spec(entry.name, entry.value, factory)
+    return specs
+
+
+def all_methods() -> dict[str, MethodSpec]:
+    """Built-in methods, then those of installed packages (entry points), by name."""
+    return {**BUILTIN, **_entry_point_methods()}
+
+
+#: the built-in methods (entry-point methods are added by ``all_methods``)
+METHODS = BUILTIN
+
+
+def _factory_spec(path: str) -> MethodSpec:
+    """A ``module:attribute`` factory as a spec; the working directory is importable, as with ``python -m``."""
+    module, _, attribute = path.partition(":")
+    if not module or not attribute.isidentifier():
+        raise UserError(f"method {path!r}: a factory path is module:attribute, e.g. mymodel:make")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        factory = _load(path)
+    except ImportError as error:
+        raise UserError(f"method {path!r}: cannot import {module} ({error}); run from the folder that holds it or "
+                        "install its package") from None
+    except AttributeError:
+        raise UserError(f"method {path!r}: module {module} has no attribute {attribute}") from None
+    if not callable(factory):
+        raise UserError(f"method {path!r}: {attribute} is not callable; give a factory make(*, seed, device, ...)")
+    return _external_spec(path, path, factory)
+
+
 def get_method(name: str) -> MethodSpec:
-    """The spec of ``name``; an unknown name is a ValueError that suggests close matches."""
-    if name not in METHODS:
-        close = difflib.get_close_matches(name, METHODS, n=3)
+    """The spec of ``name`` (a registered name or a ``module:attribute`` factory); an unknown name is a
+    ``UserError`` that suggests close matches."""
+    if ":" in name:
+        return _factory_spec(name)
+    methods = all_methods()
+    if name not in methods:
+        close = difflib.get_close_matches(name, methods, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown method {name!r}{hint}: run `dip-bench methods` to list them")
-    return METHODS[name]
+        raise UserError(f"unknown method {name!r}{hint}: run `dip-bench methods` to list them, or name your own "
+                        "factory as module:attribute")
+    return methods[name]
 
 
 def create(name: str, *, seed: int = 0, device: str = "cpu", **params: Any) -> Inpainter:
-    """Build method ``name``; unknown parameters are a ValueError naming the accepted ones; an unavailable method
-    raises ``FileNotFoundError`` (missing weights) or ``ValueError`` with its reason."""
+    """Build method ``name``; unknown parameters or values of the wrong type are a ``UserError`` naming the accepted
+    ones; an unavailable method raises ``UserError`` with its reason."""
     spec = get_method(name)
-    accepted = spec.parameters()
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"method {name!r} has no parameter {', '.join(unknown)} (it takes: {', '.join(accepted)})")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed {seed!r}: a seed is an integer >= 0")
+    spec.validate(params)
     return spec.load_factory()(**spec.fixed, seed=seed, device=device, **params)

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import figures
-from bench.atomic import write_text
-from bench.paper import table1_summary, write_table1
-from bench.results import KEY, META, RESULTS, read_curves, read_results
+from dip_bench.contract import UserError
+from dip_bench.bench import figures
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.paper import table1_summary, write_table1
+from dip_bench.bench.results import KEY, META, RESULTS, read_curves, read_results
 
 REPORT_MD, REPORT_HTML, FIGURES = "report.md", "report.html", "figures"
 BIN_EDGES = np.round(np.linspace(0.0, 1.0, 11), 1)
@@ -64,12 +65,12 @@ def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any],
     run_dir = Path(run_dir)
     fix = f"run `dip-bench run --out {run_dir}` first"
     if not run_dir.is_dir():
-        raise ValueError(f"{run_dir}: no such run folder; {fix}")
+        raise UserError(f"{run_dir}: no such run folder; {fix}")
     if not (run_dir / RESULTS).exists():
-        raise ValueError(f"{run_dir}: no {RESULTS} in this folder; {fix}")
+        raise UserError(f"{run_dir}: no {RESULTS} in this folder; {fix}")
     results = read_results(run_dir)
     if results.empty:
-        raise ValueError(f"{run_dir / RESULTS}: no rows yet; {fix}")
+        raise UserError(f"{run_dir / RESULTS}: no rows yet; {fix}")
     results["status"] = results["status"].fillna("failed: no status recorded").astype(str).str.strip()
     results["label"] = [method_label(m, p) for m, p in zip(results["method"].astype(str), results["preset"])]
     ok = results[results["status"] == "ok"]

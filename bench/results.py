@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.atomic import write_text
+from dip_bench.bench.atomic import write_text
 
 KEY = ["method", "preset", "image", "mask", "seed"]
 COLUMNS = KEY + [

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench import lpips_metric, metrics
-from bench.atomic import write_png
-from bench.registry import create, get_method
-from bench.results import append_row, row_id
-from bench.suite import Row
+from dip_bench.contract import composite
+from dip_bench.bench import lpips_metric, metrics
+from dip_bench.bench.atomic import write_png
+from dip_bench.bench.registry import create, get_method
+from dip_bench.bench.results import append_row, row_id
+from dip_bench.bench.suite import Row
 
 
 def one_line(error: BaseException) -> str:
@@ -72,7 +73,7 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
                 bar.set_postfix_str("", refresh=False)
             output, record = method(corrupted(pair.image, pair.mask), pair.mask, reference=pair.image,
                                     callback=callback)
-            final = metrics.composite(output, pair.image, pair.mask)
+            final = composite(output, pair.image, pair.mask)
             write_png(run_dir / "outputs" / f"{row_id(result)}.png", final)
             curve = [{"iteration": p["iteration"], "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
                      for p in record.get("curve", [])]

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from dip_bench.contract import UserError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -98,20 +100,20 @@ def load_suite(name_or_path: str) -> Suite:
     if not path.suffix:
         path = SUITES_DIR / f"{name_or_path}.toml"
         if not path.exists():
-            raise ValueError(f"unknown suite {name_or_path!r}: choose one of {', '.join(suite_names())} or give a "
+            raise UserError(f"unknown suite {name_or_path!r}: choose one of {', '.join(suite_names())} or give a "
                              "path to a .toml file")
     if not path.exists():
-        raise FileNotFoundError(f"{path}: suite file not found")
+        raise UserError(f"{path}: suite file not found")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{path}: not valid TOML ({error})") from None
+        raise UserError(f"{path}: not valid TOML ({error})") from None
     if not raw.get("methods") or not raw.get("data"):
-        raise ValueError(f"{path}: a suite needs at least one [[data]] and one [[methods]] table")
+        raise UserError(f"{path}: a suite needs at least one [[data]] and one [[methods]] table")
     methods = []
     for entry in raw["methods"]:
         if "name" not in entry:
-            raise ValueError(f"{path}: every [[methods]] table needs a name")
+            raise UserError(f"{path}: every [[methods]] table needs a name")
         params = {k: v for k, v in entry.items() if k not in SELECTORS}
         methods.append(MethodEntry(
             name=entry["name"], params=params,
@@ -126,7 +128,7 @@ def load_suite(name_or_path: str) -> Suite:
 
 def load_pairs(suite: Suite, data_root: Path | None = None) -> list[Pair]:
     """Every (image, mask) pair of the suite's data sources, in file order."""
-    import datasets
+    from dip_bench import datasets
 
     pairs: list[Pair] = []
     for source in suite.data:
@@ -140,18 +142,18 @@ def load_pairs(suite: Suite, data_root: Path | None = None) -> list[Pair]:
         elif kind == "folder":
             pairs.extend(_folder_pairs(source, suite, data_root))
         else:
-            raise ValueError(f"{suite.path}: unknown data source {kind!r}: use 'builtin' or 'folder'")
+            raise UserError(f"{suite.path}: unknown data source {kind!r}: use 'builtin' or 'folder'")
     return pairs
 
 
 def _folder_pairs(source: dict[str, Any], suite: Suite, data_root: Path | None) -> Iterator[Pair]:
-    import datasets
+    from dip_bench import datasets
 
     if data_root is None:
-        raise ValueError(f"suite {suite.name!r} reads image folders: give --data-root (e.g. ../shared/data/dip-official)")
+        raise UserError(f"suite {suite.name!r} reads image folders: give --data-root (e.g. ../shared/data/dip-official)")
     folder = Path(data_root) / source.get("path", "")
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: folder not found; check --data-root")
+        raise UserError(f"{folder}: folder not found; check --data-root")
     wanted = source.get("images")
     masks = source.get("masks", ["file"])
     if masks == ["file"]:
@@ -190,9 +192,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {text!r} is not K/N, e.g. --shard 1/4") from None
+        raise UserError(f"--shard {text!r} is not K/N, e.g. --shard 1/4") from None
     if not 1 <= k <= n:
-        raise ValueError(f"--shard {text}: K must lie between 1 and N")
+        raise UserError(f"--shard {text}: K must lie between 1 and N")
     return k, n
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from bench.meta import cpu_name
+from dip_bench.bench.meta import cpu_name
 
 
 def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.profiler import ProfileSettings, build_step, load_profile_pair
+from dip_bench.bench.profiler import ProfileSettings, build_step, load_profile_pair
 
 LIMIT = 1.05
 NOISE_MARGIN = 0.03

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.profiler import ProfileSettings, build_step, count_flops, load_profile_pair, min_size
-from bench.registry import create, get_method
-from datasets import load_builtin_image, load_builtin_mask
+from dip_bench.bench.profiler import ProfileSettings, build_step, count_flops, load_profile_pair, min_size
+from dip_bench.bench.registry import create, get_method
+from dip_bench.datasets import load_builtin_image, load_builtin_mask
 
 DIP_CASES = [
     *[("dip-skip", "text", size) for size in (64, 128)],

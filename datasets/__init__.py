@@ -6,7 +6,7 @@ the file and the fix. See ``datasets/README.md`` for sources, licences and the f
 """
 from __future__ import annotations
 
-from datasets.builtin import (
+from dip_bench.datasets.builtin import (
     RESOLUTIONS,
     export_builtin,
     list_builtin,
@@ -15,11 +15,11 @@ from datasets.builtin import (
     mask_seed,
     verify_manifest,
 )
-from datasets.errors import InputError, InputWarning, NothingToInpaint
-from datasets.folder import Pair, load_folder
-from datasets.images import IMAGES
-from datasets.io import check_mask, check_pair, load_image, load_mask, load_pair
-from datasets.masks import HOLE_RANGES, MASK_KINDS, hole_ratio, make_mask
+from dip_bench.datasets.errors import InputError, InputWarning, NothingToInpaint
+from dip_bench.datasets.folder import Pair, load_folder
+from dip_bench.datasets.images import IMAGES
+from dip_bench.datasets.io import check_mask, check_pair, load_image, load_mask, load_pair
+from dip_bench.datasets.masks import HOLE_RANGES, MASK_KINDS, hole_ratio, make_mask
 
 __all__ = [
     "HOLE_RANGES",

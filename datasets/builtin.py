@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datasets.errors import InputError
-from datasets.images import IMAGES
-from datasets.io import load_image, load_mask
-from datasets.masks import MASK_KINDS
+from dip_bench.datasets.errors import InputError
+from dip_bench.datasets.images import IMAGES
+from dip_bench.datasets.io import load_image, load_mask
+from dip_bench.datasets.masks import MASK_KINDS
+from dip_bench.contract import UserError
 
 RESOLUTIONS: tuple[int, ...] = (64, 128, 256, 512)
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -99,7 +100,7 @@ def verify_manifest() -> list[str]:
     try:
         entries = read_manifest()
     except (OSError, ValueError, KeyError) as error:
-        return [f"{MANIFEST}: cannot read the manifest ({error}); regenerate it with python -m datasets.build"]
+        return [f"{MANIFEST}: cannot read the manifest ({error}); regenerate it with python -m dip_bench.datasets.build"]
     problems = []
     listed = {entry["file"] for entry in entries}
     for entry in entries:
@@ -126,9 +127,9 @@ def verify_manifest() -> list[str]:
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"unknown built-in {what} {value!r}; choose one of: {', '.join(choices)}")
+        raise UserError(f"unknown built-in {what} {value!r}; choose one of: {', '.join(choices)}")
 
 
 def _check_size(size: int) -> None:
     if size not in RESOLUTIONS:
-        raise ValueError(f"built-in size {size!r} is not available; choose one of: {', '.join(map(str, RESOLUTIONS))}")
+        raise UserError(f"built-in size {size!r} is not available; choose one of: {', '.join(map(str, RESOLUTIONS))}")

@@ -4,8 +4,10 @@ Every message is one line that names the file and says how to fix it; the CLI pr
 """
 from __future__ import annotations
 
+from dip_bench.contract import UserError
 
-class InputError(ValueError):
+
+class InputError(UserError):
     """A user-supplied image, mask or folder cannot be used as it is."""
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.errors import InputError, NothingToInpaint
-from datasets.io import check_pair, load_image, load_mask
+from dip_bench.datasets.errors import InputError, NothingToInpaint
+from dip_bench.datasets.io import check_pair, load_image, load_mask
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MASK_SUFFIX = "_mask"

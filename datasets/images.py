@@ -2,7 +2,7 @@
 
 Each is centre-cropped to a square and resized with Pillow's Lanczos filter (anti-aliased when shrinking) to every
 benchmark resolution. The results are committed as PNGs under ``datasets/data/images`` because resampled bytes can
-change between library versions; ``python -m datasets.build`` regenerates them from this table.
+change between library versions; ``python -m dip_bench.datasets.build`` regenerates them from this table.
 Source: https://github.com/scikit-image/scikit-image, skimage/data (licences as stated in each loader's docstring).
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from datasets.errors import InputError, InputWarning, NothingToInpaint
+from dip_bench.datasets.errors import InputError, InputWarning, NothingToInpaint
 
 _SAVE_HINT = "re-save it as an 8- or 16-bit gray or RGB PNG"
 _SIXTEEN_BIT_GRAY = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # Pillow opens 16-bit gray PNG as I;16 (older: I)

@@ -25,7 +25,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from datasets.strokes import draw_deepfill_stroke, draw_lama_stroke
+from dip_bench.datasets.strokes import draw_deepfill_stroke, draw_lama_stroke
+from dip_bench.contract import UserError
 
 MASK_KINDS: tuple[str, ...] = (
     "text",
@@ -73,10 +74,10 @@ def make_mask(kind: str, size: tuple[int, int], seed: int) -> np.ndarray:
     ``seed`` (int >= 0) seeds the generator together with the kind; both sides must be at least MIN_SIDE pixels.
     """
     if kind not in MASK_KINDS:
-        raise ValueError(f"unknown mask kind {kind!r}; valid kinds: {', '.join(MASK_KINDS)}")
+        raise UserError(f"unknown mask kind {kind!r}; valid kinds: {', '.join(MASK_KINDS)}")
     h, w = _check_size(size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"mask seed must be an int >= 0, got {seed!r}")
+        raise UserError(f"mask seed must be an int >= 0, got {seed!r}")
     rng = np.random.default_rng((int(seed), zlib.crc32(kind.encode())))
     lo, hi = HOLE_RANGES[kind]
     if kind == "pixels50":
@@ -99,10 +100,10 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
         or len(size) != 2
         or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
     ):
-        raise ValueError(f"mask size must be a pair of ints (H, W), got {size!r}")
+        raise UserError(f"mask size must be a pair of ints (H, W), got {size!r}")
     h, w = int(size[0]), int(size[1])
     if min(h, w) < MIN_SIDE:
-        raise ValueError(f"mask size {h}x{w} (HxW) is too small; both sides must be at least {MIN_SIDE} px")
+        raise UserError(f"mask size {h}x{w} (HxW) is too small; both sides must be at least {MIN_SIDE} px")
     return h, w
 
 
@@ -125,7 +126,7 @@ def _fill(
         if trial_holes <= hi * n:
             hole, holes, kept = trial, trial_holes, kept + 1
     h, w = hole.shape
-    raise ValueError(
+    raise UserError(
         f"mask kind {kind!r}: no hole ratio in ({lo}, {hi}] after {MAX_DRAWS} shapes at {h}x{w} (HxW);"
         " use a larger size or another seed"
     )
@@ -137,7 +138,7 @@ def _pixels(rng: np.random.Generator, h: int, w: int, lo: float, hi: float) -> n
         hole = (rng.random((h, w)) < 0.5).astype(np.uint8)
         if lo < np.count_nonzero(hole) / hole.size <= hi:
             return hole
-    raise ValueError(f"mask kind 'pixels50': no hole ratio in ({lo}, {hi}] at {h}x{w} (HxW); use a larger size")
+    raise UserError(f"mask kind 'pixels50': no hole ratio in ({lo}, {hi}] at {h}x{w} (HxW); use a larger size")
 
 
 def _central_box(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -226,5 +227,5 @@ def _region(rng: np.random.Generator, h: int, w: int, lo: float, hi: float) -> n
             high = middle
     hole = raster(high)
     if not lo < np.count_nonzero(hole) / hole.size <= hi:
-        raise ValueError(f"mask kind 'region': no hole ratio in ({lo}, {hi}] at {h}x{w} (HxW); use a larger size")
+        raise UserError(f"mask kind 'region': no hole ratio in ({lo}, {hi}] at {h}x{w} (HxW); use a larger size")
     return hole

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dip_bench.contract import UserError
+
 PRECISIONS = ("fp32", "tf32", "bf16")
 PERTURBATIONS = ("fixed", "cumulative")
 EARLY_STOPS = ("wmv", "wmv-monitor")
@@ -49,15 +51,15 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
-            raise ValueError(f"iterations must be at least 1, got {self.iterations}")
+            raise UserError(f"iterations must be at least 1, got {self.iterations}")
         if self.perturbation not in PERTURBATIONS:
-            raise ValueError(f"unknown perturbation {self.perturbation!r}: choose one of {', '.join(PERTURBATIONS)}")
+            raise UserError(f"unknown perturbation {self.perturbation!r}: choose one of {', '.join(PERTURBATIONS)}")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+            raise UserError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.early_stop is not None and self.early_stop not in EARLY_STOPS:
-            raise ValueError(f"unknown early stop {self.early_stop!r}: choose one of {', '.join(EARLY_STOPS)}")
+            raise UserError(f"unknown early stop {self.early_stop!r}: choose one of {', '.join(EARLY_STOPS)}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
-            raise ValueError(f"ema must lie in (0, 1), got {self.ema}")
+            raise UserError(f"ema must lie in (0, 1), got {self.ema}")
 
 
 @dataclass

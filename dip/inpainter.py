@@ -1,4 +1,4 @@
-"""``DIPInpainter``: one DIP fit per image behind the common call shape (see bench/protocol.py, structurally).
+"""``DIPInpainter``: one DIP fit per image behind the common call shape (``dip_bench.contract``).
 
 Boundary: image float32 H x W x C in [0, 1] (C = 1 or 3), mask bool H x W with True = known. The image is
 reflect-padded at the bottom/right to the multiple the net needs (padded pixels count as holes, so they never enter
@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from dip.fit import FitConfig, FitStep, fit_dip
-from dip.inputs import make_input
-from dip.nets import NETS, count_parameters
-from dip.presets import get_preset
+from dip_bench.contract import UserError, check_image_mask, resolve_device
+from dip_bench.dip.fit import FitConfig, FitStep, fit_dip
+from dip_bench.dip.inputs import make_input
+from dip_bench.dip.nets import NETS, count_parameters
+from dip_bench.dip.presets import get_preset
 
 #: the preset each net uses when none is given
 DEFAULT_PRESETS = {
@@ -30,15 +31,6 @@ DEFAULT_PRESETS = {
     "bicubic": "imprior",
 }
 
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without CUDA is a user error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but this torch has no CUDA device: use --device cpu or auto")
-    return resolved
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ class DIPInpainter:
         every: int = 50,
     ) -> None:
         if net not in NETS:
-            raise ValueError(f"unknown DIP net {net!r}: choose one of {', '.join(NETS)}")
+            raise UserError(f"unknown DIP net {net!r}: choose one of {', '.join(NETS)}")
         self.net_name = net
         self.seed = seed
         self.device = resolve_device(device)
@@ -124,14 +116,11 @@ class DIPInpainter:
 
     def prepare(self, image: np.ndarray, mask: np.ndarray) -> _Problem:
         """Validate, pad and move one image to the device; builds the seeded net and input z."""
-        if image.ndim != 3 or image.shape[2] not in (1, 3):
-            raise ValueError(f"image must be H x W x C with C = 1 or 3, got shape {image.shape}")
-        if mask.shape != image.shape[:2]:
-            raise ValueError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is {image.shape[1]}x{image.shape[0]}")
+        check_image_mask(image, mask)
         h, w, channels = image.shape
         net = self.build_net(channels)
         if min(h, w) < net.min_size:
-            raise ValueError(
+            raise UserError(
                 f"image is {w}x{h} but {self.net_name} with preset {self.preset.name!r} needs at least "
                 f"{net.min_size}x{net.min_size}: use a larger image or a shallower preset"
             )

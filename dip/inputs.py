@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from dip_bench.contract import UserError
+
 INPUT_KINDS = ("uniform", "normal", "bernoulli", "meshgrid")
 
 
@@ -30,8 +32,8 @@ def make_input(
         return torch.bernoulli(torch.full(shape, 0.5), generator=generator) * scale
     if kind == "meshgrid":
         if channels != 2:
-            raise ValueError(f"meshgrid input has 2 channels, not {channels}: set input_channels = 2")
+            raise UserError(f"meshgrid input has 2 channels, not {channels}: set input_channels = 2")
         ys = torch.linspace(0.0, 1.0, h).view(h, 1).expand(h, w)
         xs = torch.linspace(0.0, 1.0, w).view(1, w).expand(h, w)
         return torch.stack([xs, ys]).unsqueeze(0).contiguous()
-    raise ValueError(f"unknown input kind {kind!r}: choose one of {', '.join(INPUT_KINDS)}")
+    raise UserError(f"unknown input kind {kind!r}: choose one of {', '.join(INPUT_KINDS)}")

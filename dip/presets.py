@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dip_bench.contract import UserError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -50,5 +52,5 @@ def get_preset(name: str) -> Preset:
     if name not in presets:
         close = difflib.get_close_matches(name, presets, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown preset {name!r}{hint}: choose one of {', '.join(presets)}")
+        raise UserError(f"unknown preset {name!r}{hint}: choose one of {', '.join(presets)}")
     return presets[name]

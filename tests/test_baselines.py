@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from skimage.restoration import inpaint_biharmonic
 
-from baselines import biharmonic, opencv, patchmatch
-from baselines._boundary import hole_mask_uint8, to_uint8
+from dip_bench.baselines import biharmonic, opencv, patchmatch
+from dip_bench.baselines._boundary import hole_mask_uint8
+from dip_bench.contract import to_uint8
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -63,7 +64,8 @@ def test_smoke_shape_range_known_pixels(name: str, channels: int) -> None:
 
 def test_conversions_round_and_mark_holes() -> None:
     values = np.array([0.0, 0.5 / 255, 0.49 / 255, 1.51 / 255, 127.5 / 255, 1.0], dtype=np.float32)
-    np.testing.assert_array_equal(to_uint8(values), [0, 0, 0, 2, 128, 255])  # numpy rounds half to even
+    # float32 inputs are scaled in float64: float32(0.5 / 255) lies just above one half step, so it rounds up
+    np.testing.assert_array_equal(to_uint8(values), [0, 1, 0, 2, 128, 255])
     holes = hole_mask_uint8(np.array([[True, False]]))
     assert holes.dtype == np.uint8 and holes.tolist() == [[0, 255]]
 
@@ -138,13 +140,13 @@ def test_patchmatch_rejects_bad_parameters() -> None:
 
 @pytest.mark.parametrize("image, mask, message", [
     (_image(3).astype(np.float64), _mask(), "float32"),
-    (_image(3)[..., 0], _mask(), "3 dimensions"),
-    (np.zeros((64, 64, 2), np.float32), _mask(), "channel"),
+    (_image(3)[..., 0], _mask(), "H x W x C"),
+    (np.zeros((64, 64, 2), np.float32), _mask(), "C = 1"),
     (_image(3) * 2, _mask(), r"\[0, 1\]"),
     (np.full((64, 64, 3), np.nan, np.float32), _mask(), "finite"),
     (_image(3), _mask().astype(np.uint8), "bool"),
-    (_image(3), _mask()[:, :60], "width"),
-    (_image(3), _mask()[:60], "height"),
+    (_image(3), _mask()[:, :60], "60x64"),
+    (_image(3), _mask()[:60], "64x60"),
     (_image(3), np.zeros((64, 64), bool), "no known pixel"),
 ])
 @pytest.mark.parametrize("name", FACTORIES)

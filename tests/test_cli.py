@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.cli import main
-from bench.registry import METHODS, create, get_method
+from dip_bench.bench.cli import main
+from dip_bench.bench.registry import METHODS, create, get_method
 
 
 def save(path: Path, array: np.ndarray) -> Path:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import datasets
-from bench import cmd_data
-from datasets import (
+from dip_bench import datasets
+from dip_bench.bench import cmd_data
+from dip_bench.datasets import (
     HOLE_RANGES,
     IMAGES,
     MASK_KINDS,
@@ -28,7 +28,7 @@ from datasets import (
     make_mask,
     mask_seed,
 )
-from datasets import builtin
+from dip_bench.datasets import builtin
 
 OFFICIAL_INPAINTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "dip-official" / "inpainting"
 
@@ -86,7 +86,7 @@ def test_builtin_masks_are_binary_pngs_regenerated_exactly_by_make_mask(kind: st
         regenerated = make_mask(kind, (size, size), mask_seed(kind))
         assert np.array_equal(mask, regenerated), (
             f"{builtin.mask_path(kind, size)} differs from make_mask; if the generator changed on purpose, run"
-            " python -m datasets.build"
+            " python -m dip_bench.datasets.build"
         )
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from dip.fit import FitConfig, fit_dip
-from dip.inpainter import DIPInpainter
-from dip.inputs import make_input
-from dip.presets import get_preset, load_presets
+from dip_bench.dip.fit import FitConfig, fit_dip
+from dip_bench.dip.inpainter import DIPInpainter
+from dip_bench.dip.inputs import make_input
+from dip_bench.dip.presets import get_preset, load_presets
 
 
 def fit(image, mask, seed=0, iterations=10, **kw):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.cli import main
-from bench.results import read_results
+from dip_bench.bench.cli import main
+from dip_bench.bench.results import read_results
 
 SUITE = """
 name = "tiny"
@@ -76,7 +76,7 @@ def test_failing_method_becomes_a_failed_row(tiny_run: Path):
     table = read_results(tiny_run)
     failed = table[table.preset == "large-region"]
     assert len(failed) == 1
-    assert failed.status.iloc[0].startswith("failed: ValueError: image is 64x64")
+    assert failed.status.iloc[0].startswith("failed: UserError: image is 64x64")
 
 
 def test_check_passes_on_identical_and_fails_on_edited_reference(tiny_run: Path, tmp_path: Path, capsys):

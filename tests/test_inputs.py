@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets import (
+from dip_bench.datasets import (
     InputError,
     InputWarning,
     NothingToInpaint,

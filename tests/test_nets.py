@@ -1,4 +1,4 @@
-"""dip.nets: parameter counts of the originals, layer order, shapes and range, determinism, size limits, errors."""
+"""dip_bench.dip.nets: parameter counts of the originals, layer order, shapes and range, determinism, size limits, errors."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from dip.nets import NETS, bicubic_net, count_parameters, encdec, skip
-from dip.nets.skip import Concat
+from dip_bench.dip.nets import NETS, bicubic_net, count_parameters, encdec, skip
+from dip_bench.dip.nets.skip import Concat
 
 # the official notebooks' skip() configs (DmitryUlyanov/deep-image-prior inpainting/restoration notebooks)
 TEXT = dict(num_channels_down=[128] * 5, num_channels_up=[128] * 5, num_channels_skip=[128] * 5, pad="reflection")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.cli import main
-from bench.suite import expand_rows, load_pairs, load_suite
+from dip_bench.bench.cli import main
+from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
 
 TINY_TABLE1 = """
 name = "tiny-table1"

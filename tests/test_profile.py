@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench import profiler
-from bench.cli import main
+from dip_bench.bench import profiler
+from dip_bench.bench.cli import main
 
 FAST = ["profile", "--device", "cpu", "--size", "64", "--iters", "3", "--warmup", "1"]
 KEYS = ("ms_per_iter_median", "ms_per_iter_iqr", "ms_per_iter_min", "iters_per_s", "gflop_per_iter", "tflops",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.check import compare
-from bench.results import read_results, read_table
-from bench.runner import run_rows
-from bench.suite import expand_rows, load_pairs, load_suite
+from dip_bench.bench.check import compare
+from dip_bench.bench.results import read_results, read_table
+from dip_bench.bench.runner import run_rows
+from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "quick-cpu.csv"
 EXPENSIVE = {("dip-skip", "text"), ("dip-skip", "pixels")}

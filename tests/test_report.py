@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import cmd_report
-from bench.atomic import write_png
-from bench.report import markdown_table, summary_table, write_report
-from bench.results import append_row, read_results, row_id
+from dip_bench.bench import cmd_report
+from dip_bench.bench.atomic import write_png
+from dip_bench.bench.report import markdown_table, summary_table, write_report
+from dip_bench.bench.results import append_row, read_results, row_id
 
 FIGURES = ("grid", "curves", "psnr_by_mask", "speed")
 SKIP_REASON = "skipped: no EdgeConnect weights (see README for where to get them)"

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines._boundary import check_inputs
-from baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
-from baselines.edgeconnect.pipeline import edgeconnect_inpaint
-from baselines.edgeconnect.weights import WEIGHT_FILES, load_edgeconnect, missing_files
+from dip_bench.contract import UserError, check_image_mask, resolve_device
+from dip_bench.baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
+from dip_bench.baselines.edgeconnect.pipeline import edgeconnect_inpaint
+from dip_bench.baselines.edgeconnect.weights import WEIGHT_FILES, load_edgeconnect, missing_files
 
 ENV_VAR = "DIP_BENCH_EDGECONNECT_WEIGHTS"
 NO_WEIGHTS = "no EdgeConnect weights (see README for where to get them)"
@@ -50,20 +50,11 @@ def _variant(folder: Path, variant: str | None) -> str:
     """The training set of the weights: ``variant`` when given, else guessed from the folder name."""
     if variant is not None:
         if variant not in VARIANTS:
-            raise ValueError(f"EdgeConnect variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+            raise UserError(f"EdgeConnect variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         return variant
     name = folder.resolve().name.lower()
     return next((value for hint, value in _VARIANT_HINTS if hint in name), "unknown")
 
-
-def _resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; an unavailable CUDA is a ValueError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda asked for, but this torch has no CUDA device: use device cpu or auto")
-    return resolved
 
 
 def unavailable_reason(*, weights: str | None = None, variant: str | None = None, merge_edges: bool = False,
@@ -87,7 +78,7 @@ class EdgeConnectInpainter:
     def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
                  callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_inputs(image, mask)
+        check_image_mask(image, mask)
         start = time.perf_counter()
         output = edgeconnect_inpaint(self.edge_net, self.inpaint_net, image, mask, sigma=self.sigma,
                                      merge_edges=self.merge_edges)
@@ -109,12 +100,12 @@ def make(*, seed: int = 0, device: str = "cpu", weights: str | None = None, vari
     folder = _weights_folder(weights)
     problem = _folder_problem(folder)
     if problem is not None:
-        raise FileNotFoundError(problem)
+        raise UserError(problem)
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-        raise ValueError(f"sigma (Canny's Gaussian, pixels) must be a positive number, got {sigma!r}")
+        raise UserError(f"sigma (Canny's Gaussian, pixels) must be a positive number, got {sigma!r}")
     if not isinstance(merge_edges, bool):
-        raise ValueError(f"merge_edges must be true or false, got {merge_edges!r}")
-    resolved = _resolve_device(device)
+        raise UserError(f"merge_edges must be true or false, got {merge_edges!r}")
+    resolved = resolve_device(device)
     info = {"weights": str(folder), "variant": _variant(folder, variant)}
     edge_net, inpaint_net, iterations = load_edgeconnect(folder, resolved)
     return EdgeConnectInpainter(edge_net, inpaint_net, resolved, float(sigma), merge_edges,

@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dip_bench.contract import UserError
+
 
 def _maybe_spectral(module: nn.Module, spectral: bool) -> nn.Module:
     return nn.utils.spectral_norm(module) if spectral else module
@@ -82,7 +84,7 @@ class _Generator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2] % 4 or x.shape[-1] % 4:
-            raise ValueError(f"input height and width must be multiples of 4, got {tuple(x.shape[-2:])}")
+            raise UserError(f"input height and width must be multiples of 4, got {tuple(x.shape[-2:])}")
         return self.decoder(self.middle(self.encoder(x)))
 
 

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from skimage.color import rgb2gray
 from skimage.feature import canny
 
-from baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
+from dip_bench.baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
+from dip_bench.contract import UserError
 
 #: smallest height/width the generators accept (1/4 resolution must exceed the dilated blocks' padding of 2)
 MIN_SIZE = 12
@@ -42,7 +43,7 @@ def edgeconnect_inpaint(edge_net: EdgeGenerator, inpaint_net: InpaintGenerator, 
     """
     height, width, channels = image.shape
     if height < MIN_SIZE or width < MIN_SIZE:
-        raise ValueError(f"EdgeConnect needs images of at least {MIN_SIZE} x {MIN_SIZE} pixels, got {height} x {width}")
+        raise UserError(f"EdgeConnect needs images of at least {MIN_SIZE} x {MIN_SIZE} pixels, got {height} x {width}")
     filled = np.where(known[..., None], image, 0.0).astype(np.float64)
     rgb = np.repeat(filled, 3, axis=2) if channels == 1 else filled
     gray = filled[..., 0] if channels == 1 else rgb2gray(filled)

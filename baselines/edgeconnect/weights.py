@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
+from dip_bench.baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
+from dip_bench.contract import UserError
 
 EDGE_FILE = "EdgeModel_gen.pth"
 INPAINT_FILE = "InpaintingModel_gen.pth"
@@ -30,13 +31,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], int]:
     """(generator state dict with any ``module.`` prefix stripped, training iteration) from one official file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"EdgeConnect weights file {path} not found")
+        raise UserError(f"EdgeConnect weights file {path} not found")
     try:
         checkpoint: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several unrelated types for unreadable or unsafe files
-        raise ValueError(f"cannot read EdgeConnect weights {path}: {str(error).splitlines()[0]}") from error
+        raise UserError(f"cannot read EdgeConnect weights {path}: {str(error).splitlines()[0]}") from error
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("generator"), dict):
-        raise ValueError(f"{path} is not an EdgeConnect generator checkpoint (expected a dict with a 'generator' "
+        raise UserError(f"{path} is not an EdgeConnect generator checkpoint (expected a dict with a 'generator' "
                          "state dict): use the official *_gen.pth files")
     state = {key.removeprefix("module."): value for key, value in checkpoint["generator"].items()}
     return state, int(checkpoint.get("iteration", 0))
@@ -55,13 +56,13 @@ def load_generator(net: nn.Module, path: str | Path) -> int:
     if missing or unexpected:
         parts = [f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
                  for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
-        raise ValueError(f"{path} does not fit {type(net).__name__} ({'; '.join(parts)}): "
+        raise UserError(f"{path} does not fit {type(net).__name__} ({'; '.join(parts)}): "
                          f"is it the official {Path(path).name}?")
     try:
         net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as error:
         detail = " ".join(str(error).split())
-        raise ValueError(f"{path} does not fit {type(net).__name__}: {detail}") from error
+        raise UserError(f"{path} does not fit {type(net).__name__}: {detail}") from error
     return iteration
 
 

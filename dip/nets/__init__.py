@@ -25,9 +25,9 @@ from functools import partial
 
 from torch import nn
 
-from dip.nets.bicubic import bicubic_net
-from dip.nets.encdec import encdec
-from dip.nets.skip import skip
+from dip_bench.dip.nets.bicubic import bicubic_net
+from dip_bench.dip.nets.encdec import encdec
+from dip_bench.dip.nets.skip import skip
 
 __all__ = ["NETS", "bicubic_net", "count_parameters", "encdec", "skip"]
 

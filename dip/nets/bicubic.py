@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dip_bench.contract import UserError
+
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 
 
@@ -98,10 +100,10 @@ def bicubic_net(
     ``skip_channels`` >= 1 (the deepest up block sees only the skip branch).
     """
     if depth < 1:
-        raise ValueError(f"depth is {depth}: the bicubic net needs at least 1 level")
+        raise UserError(f"depth is {depth}: the bicubic net needs at least 1 level")
     if skip_channels < 1:
-        raise ValueError(f"skip_channels is {skip_channels}: the bicubic net needs at least 1 (its deepest up block "
+        raise UserError(f"skip_channels is {skip_channels}: the bicubic net needs at least 1 (its deepest up block "
                          "sees only the skip branch)")
     if upsample_mode not in UPSAMPLE_MODES:
-        raise ValueError(f"unknown upsample_mode {upsample_mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
+        raise UserError(f"unknown upsample_mode {upsample_mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
     return BicubicNet(num_input_channels, num_output_channels, depth, channels, skip_channels, upsample_mode)

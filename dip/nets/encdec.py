@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dip_bench.contract import UserError
+
 VARIANTS = ("plain", "skip", "res")
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 
@@ -121,16 +123,16 @@ def encdec(
     needs ``min_size`` 128 px (H and W multiples of ``size_multiple`` 64).
     """
     if variant not in VARIANTS:
-        raise ValueError(f"unknown encdec variant {variant!r}: use one of {', '.join(VARIANTS)}")
+        raise UserError(f"unknown encdec variant {variant!r}: use one of {', '.join(VARIANTS)}")
     if not channels_down:
-        raise ValueError("channels_down is empty: give one width per level, e.g. (16, 32, 64, 128, 128, 128)")
+        raise UserError("channels_down is empty: give one width per level, e.g. (16, 32, 64, 128, 128, 128)")
     for kernel in (kernel_down, kernel_up):
         if kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"kernel size {kernel} is not odd and positive: use 1, 3, 5, ... so H and W are kept")
+            raise UserError(f"kernel size {kernel} is not odd and positive: use 1, 3, 5, ... so H and W are kept")
     if variant == "skip" and skip_channels < 1:
-        raise ValueError(f"skip_channels is {skip_channels}: the 'skip' variant needs at least 1 (or use 'plain')")
+        raise UserError(f"skip_channels is {skip_channels}: the 'skip' variant needs at least 1 (or use 'plain')")
     if upsample_mode not in UPSAMPLE_MODES:
-        raise ValueError(f"unknown upsample_mode {upsample_mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
+        raise UserError(f"unknown upsample_mode {upsample_mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
     return EncoderDecoder(
         num_input_channels, num_output_channels, variant, channels_down, kernel_down, kernel_up, skip_channels,
         upsample_mode,

@@ -23,6 +23,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from dip_bench.contract import UserError
+
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 DOWNSAMPLE_MODES = ("stride", "avg", "max")
 PADS = ("zero", "reflection")
@@ -64,7 +66,7 @@ def activation(act_fun: str | Callable[[], nn.Module]) -> nn.Module:
         return nn.SiLU()
     if act_fun == "none":
         return nn.Sequential()
-    raise ValueError(f"unknown act_fun {act_fun!r}: use 'LeakyReLU', 'ELU', 'Swish', 'none' or a module class")
+    raise UserError(f"unknown act_fun {act_fun!r}: use 'LeakyReLU', 'ELU', 'Swish', 'none' or a module class")
 
 
 def conv(
@@ -106,7 +108,7 @@ def _per_scale(value: _T | Sequence[_T], n_scales: int, name: str) -> list[_T]:
     if not isinstance(value, (list, tuple)):
         return [value] * n_scales
     if len(value) != n_scales:
-        raise ValueError(f"{name} has {len(value)} entries but the net has {n_scales} scales: give one per scale")
+        raise UserError(f"{name} has {len(value)} entries but the net has {n_scales} scales: give one per scale")
     return list(value)
 
 
@@ -159,25 +161,25 @@ def skip(
     """
     n_scales = len(num_channels_down)
     if not n_scales or len(num_channels_up) != n_scales or len(num_channels_skip) != n_scales:
-        raise ValueError(
+        raise UserError(
             f"num_channels_down/up/skip have {n_scales}/{len(num_channels_up)}/{len(num_channels_skip)} entries: "
             "give the same non-zero number (one per scale) to all three"
         )
     if pad not in PADS:
-        raise ValueError(f"unknown pad {pad!r}: use one of {', '.join(PADS)}")
+        raise UserError(f"unknown pad {pad!r}: use one of {', '.join(PADS)}")
     upsample_modes = _per_scale(upsample_mode, n_scales, "upsample_mode")
     downsample_modes = _per_scale(downsample_mode, n_scales, "downsample_mode")
     sizes_down = _per_scale(filter_size_down, n_scales, "filter_size_down")
     sizes_up = _per_scale(filter_size_up, n_scales, "filter_size_up")
     for mode in upsample_modes:
         if mode not in UPSAMPLE_MODES:
-            raise ValueError(f"unknown upsample_mode {mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
+            raise UserError(f"unknown upsample_mode {mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
     for mode in downsample_modes:
         if mode not in DOWNSAMPLE_MODES:
-            raise ValueError(f"unknown downsample_mode {mode!r}: use one of {', '.join(DOWNSAMPLE_MODES)}")
+            raise UserError(f"unknown downsample_mode {mode!r}: use one of {', '.join(DOWNSAMPLE_MODES)}")
     for size in [*sizes_down, *sizes_up, filter_skip_size]:
         if size < 1 or size % 2 == 0:
-            raise ValueError(f"filter size {size} is not odd and positive: use 1, 3, 5, ... so H and W are kept")
+            raise UserError(f"filter size {size} is not odd and positive: use 1, 3, 5, ... so H and W are kept")
 
     model = nn.Sequential()
     level = model
