@@ -1,8 +1,9 @@
 """Seeded inpainting masks: ``make_mask(kind, (H, W), seed)`` -> bool H x W, True = KNOWN pixel, False = hole.
 
 Kinds and what they reproduce:
-- ``text``: lines of overlaid Hershey-font text, like the kate mask of Deep Image Prior (Ulyanov et al., CVPR 2018,
-  https://github.com/DmitryUlyanov/deep-image-prior, data/inpainting/kate_mask.png: 4.3 % holes).
+- ``text``: lines of words in our own stroke font (``datasets.font``), like the kate mask of Deep Image Prior
+  (Ulyanov et al., CVPR 2018, https://github.com/DmitryUlyanov/deep-image-prior, data/inpainting/kate_mask.png:
+  4.3 % holes).
 - ``pixels50``: every pixel dropped independently with probability 0.5 (DIP's restoration experiment, Table 1).
 - ``boxes``: one central box plus 2-5 random boxes (more while the ratio is below the range).
 - ``strokes-LO-HI``: free-form brush strokes in the hole-ratio bins of Liu et al. ("Image Inpainting for Irregular
@@ -14,7 +15,9 @@ Every mask's hole ratio lies in ``HOLE_RANGES[kind]`` = (lo, hi), meaning ``lo <
 are half-open the same way). Shapes are added one by one with the seeded generator until the ratio is in range; a
 shape that would push the ratio above ``hi`` is rejected. The loop is bounded and raises ValueError when the range
 cannot be reached. The generator is ``np.random.default_rng((seed, crc32(kind)))``, so kinds drawn with the same
-seed are independent. Same (kind, size, seed) -> same mask on every machine with the same OpenCV rasteriser.
+seed are independent. Every shape is drawn by our own integer rasteriser (``datasets.raster``), never by OpenCV, and
+the geometry uses only numpy's seeded draws, IEEE arithmetic and ``math`` on scalars, so the same (kind, size, seed)
+gives the same mask on every machine and with every version of every dependency.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ import math
 import zlib
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
+from dip_bench.datasets.font import ASCENDER, layout, text_width
+from dip_bench.datasets.raster import draw_polyline, fill_polygon
 from dip_bench.datasets.strokes import draw_deepfill_stroke, draw_lama_stroke
 from dip_bench.contract import UserError
 
@@ -57,8 +61,8 @@ _WORDS = tuple(
     " generator fits the known pixels and fills the holes with what it finds easiest to draw, so the"
     " architecture itself acts as the regulariser of this inverse problem".replace(",", "").split()
 )
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)
-_MIN_FONT_SCALE = 0.25  # Hershey glyphs vanish below about 0.15; 0.25 is about 7 px high
+_TEXT_HEIGHT = 22  # ascender height in px at 512 px before the random 0.7-1.0 factor (kate's text: about 20 px)
+_MIN_TEXT_HEIGHT = 7  # px; smaller letters are no longer letters
 
 Draw = Callable[[np.ndarray, np.random.Generator, int], None]
 
@@ -88,10 +92,10 @@ def make_mask(kind: str, size: tuple[int, int], seed: int) -> np.ndarray:
         hole = _central_box(rng, h, w)
         hole = _fill(hole, rng, lo, hi, _draw_box, kind, min_shapes=int(rng.integers(2, 6)))
     elif kind == "text":
-        hole = _fill(np.zeros((h, w), np.uint8), rng, lo, hi, _text_drawer(h, w), kind)
+        hole = _fill(np.zeros((h, w), bool), rng, lo, hi, _text_drawer(h, w), kind)
     else:
-        hole = _fill(np.zeros((h, w), np.uint8), rng, lo, hi, _draw_stroke, kind)
-    return hole == 0
+        hole = _fill(np.zeros((h, w), bool), rng, lo, hi, _draw_stroke, kind)
+    return ~hole
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -135,7 +139,7 @@ def _fill(
 def _pixels(rng: np.random.Generator, h: int, w: int, lo: float, hi: float) -> np.ndarray:
     """Bernoulli(0.5) holes; redrawn (bounded) in the rare case the ratio falls outside (lo, hi]."""
     for _ in range(100):
-        hole = (rng.random((h, w)) < 0.5).astype(np.uint8)
+        hole = rng.random((h, w)) < 0.5
         if lo < np.count_nonzero(hole) / hole.size <= hi:
             return hole
     raise UserError(f"mask kind 'pixels50': no hole ratio in ({lo}, {hi}] at {h}x{w} (HxW); use a larger size")
@@ -143,10 +147,10 @@ def _pixels(rng: np.random.Generator, h: int, w: int, lo: float, hi: float) -> n
 
 def _central_box(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A centred box covering 30-40 % of each side."""
-    hole = np.zeros((h, w), np.uint8)
+    hole = np.zeros((h, w), bool)
     bh, bw = round(h * rng.uniform(0.3, 0.4)), round(w * rng.uniform(0.3, 0.4))
     top, left = (h - bh) // 2, (w - bw) // 2
-    hole[top : top + bh, left : left + bw] = 1
+    hole[top : top + bh, left : left + bw] = True
     return hole
 
 
@@ -155,7 +159,7 @@ def _draw_box(hole: np.ndarray, rng: np.random.Generator, index: int) -> None:
     h, w = hole.shape
     bh, bw = max(1, round(h * rng.uniform(0.08, 0.25))), max(1, round(w * rng.uniform(0.08, 0.25)))
     top, left = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
-    hole[top : top + bh, left : left + bw] = 1
+    hole[top : top + bh, left : left + bw] = True
 
 
 def _draw_stroke(hole: np.ndarray, rng: np.random.Generator, index: int) -> None:
@@ -170,13 +174,14 @@ def _draw_stroke(hole: np.ndarray, rng: np.random.Generator, index: int) -> None
 def _text_drawer(h: int, w: int) -> Draw:
     """Return a drawer that writes one line of random words per call on a free baseline, picked at random.
 
-    Font scale and thickness follow kate's text (about 20 px high, 3 px strokes at 512 px), scaled by min(H, W) but
-    never below ``_MIN_FONT_SCALE``. Baselines are at least twice a line's height apart (3 to 10 of them); a baseline
-    is free while its band of rows has no hole. Lines start a little left of the image, so the first word is cut as
-    in kate, and run over 40-100 % of the width. With no free baseline left the drawer adds nothing.
+    Letter height and stroke width follow kate's text (ascenders about 20 px high, 3 px strokes at 512 px), scaled by
+    min(H, W) but never below ``_MIN_TEXT_HEIGHT``. Baselines are at least twice a line's height apart (3 to 10 of
+    them); a baseline is free while its band of rows has no hole. Lines start a little left of the image, so the
+    first word is cut as in kate, and run over 40-100 % of the width. With no free baseline left the drawer adds
+    nothing.
     """
     scale = min(h, w) / 512
-    n_slots = int(np.clip(h // max(14, round(40 * scale)), 3, 10))
+    n_slots = min(max(h // max(14, round(40 * scale)), 3), 10)
     bands = [(round(slot * h / n_slots), round((slot + 1) * h / n_slots)) for slot in range(n_slots)]
 
     def draw(hole: np.ndarray, rng: np.random.Generator, index: int) -> None:
@@ -184,16 +189,16 @@ def _text_drawer(h: int, w: int) -> Draw:
         if not free:
             return
         top, bottom = free[int(rng.integers(len(free)))]
-        font = _FONTS[int(rng.integers(len(_FONTS)))]
-        font_scale = max(_MIN_FONT_SCALE, scale * rng.uniform(0.7, 1.0))
-        thickness = max(1, round(scale * rng.uniform(2, 4)))
+        unit = max(_MIN_TEXT_HEIGHT, _TEXT_HEIGHT * scale * rng.uniform(0.7, 1.0)) / ASCENDER
+        thickness = max(1, int(unit * rng.uniform(1.6, 2.4)))
         x = -int(rng.integers(0, max(1, w // 8)))
         length = w * rng.uniform(0.4, 1.0) - x
         words: list[str] = []
-        while cv2.getTextSize(" ".join(words), font, font_scale, thickness)[0][0] < length:
+        while text_width(" ".join(words), unit) < length:
             words.append(_WORDS[int(rng.integers(len(_WORDS)))])
         baseline = top + round(0.75 * (bottom - top))
-        cv2.putText(hole, " ".join(words), (x, baseline), font, font_scale, 1, thickness, cv2.LINE_8)
+        for stroke in layout(" ".join(words), x, baseline, unit):
+            draw_polyline(hole, stroke, thickness)
 
     return draw
 
@@ -206,16 +211,19 @@ def _region(rng: np.random.Generator, h: int, w: int, lo: float, hi: float) -> n
     """
     target = rng.uniform(lo + 0.02, hi - 0.02)
     cy, cx = h * rng.uniform(0.35, 0.65), w * rng.uniform(0.35, 0.65)
-    orders = np.arange(2, 6)
-    amplitudes = rng.uniform(0.0, 0.2, size=orders.size)
-    phases = rng.uniform(0.0, 2 * math.pi, size=orders.size)
-    theta = np.linspace(0.0, 2 * math.pi, 360, endpoint=False)
-    radius = 1.0 + (amplitudes[:, None] * np.cos(orders[:, None] * theta + phases[:, None])).sum(axis=0)
+    amplitudes = rng.uniform(0.0, 0.2, size=4).tolist()
+    phases = rng.uniform(0.0, 2 * math.pi, size=4).tolist()
+    # Scalar math.cos/sin (one libm for every CPU), not numpy's vectorised ones (SIMD paths differ between CPUs).
+    thetas = [2 * math.pi * step / 360 for step in range(360)]
+    radius = np.array(
+        [1.0 + sum(a * math.cos(k * t + p) for k, a, p in zip(range(2, 6), amplitudes, phases)) for t in thetas]
+    )
+    cos, sin = np.array([math.cos(t) for t in thetas]), np.array([math.sin(t) for t in thetas])
 
     def raster(scale: float) -> np.ndarray:
-        points = np.stack([cx + scale * w * radius * np.cos(theta), cy + scale * h * radius * np.sin(theta)], axis=1)
-        hole = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(hole, [np.round(points).astype(np.int32)], 1)
+        xs, ys = np.round(cx + scale * w * radius * cos), np.round(cy + scale * h * radius * sin)
+        hole = np.zeros((h, w), bool)
+        fill_polygon(hole, list(zip(xs.astype(np.int64).tolist(), ys.astype(np.int64).tolist())))
         return hole
 
     low, high = 0.0, 1.5

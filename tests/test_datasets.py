@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -28,7 +30,9 @@ from dip_bench.datasets import (
     make_mask,
     mask_seed,
 )
-from dip_bench.datasets import builtin
+from dip_bench.datasets import build, builtin, font, raster
+from dip_bench.datasets.images import IMAGE_SOURCES
+from dip_bench.datasets.masks import _WORDS
 
 OFFICIAL_INPAINTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "dip-official" / "inpainting"
 
@@ -77,6 +81,8 @@ def test_builtin_image_is_float_in_unit_range(name: str) -> None:
 
 @pytest.mark.parametrize("kind", MASK_KINDS)
 def test_builtin_masks_are_binary_pngs_regenerated_exactly_by_make_mask(kind: str) -> None:
+    """Every kind at every size (under a second in all). make_mask draws with our own integer rasteriser, so this
+    holds with every OpenCV, Pillow and numpy; it ran under OpenCV 5.0.0.93, 5.1.0.95 and the lowest declared one."""
     for size in RESOLUTIONS:
         with Image.open(builtin.mask_path(kind, size)) as png:
             assert png.mode == "L"
@@ -163,6 +169,118 @@ def test_data_command_verify_list_export(data_copy: Path, tmp_path: Path, capsys
     (data_copy / "masks" / "mask_text_64.png").write_bytes(b"not a png")
     assert run_data_command(["verify"]) == 1
     assert "mask_text_64.png" in capsys.readouterr().err
+
+
+def test_build_keeps_committed_images_whose_pixels_would_change(
+    data_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    camera = next(source for source in IMAGE_SOURCES if source.name == "camera")
+    monkeypatch.setattr(build, "IMAGE_SOURCES", (camera,))
+    monkeypatch.setattr(build, "MASK_KINDS", ("boxes",))
+    monkeypatch.setattr(build, "square_resize", lambda pixels, size: np.zeros((size, size), np.uint8))  # "new Pillow"
+    before = {size: builtin.image_path("camera", size).read_bytes() for size in RESOLUTIONS}
+    changed, kept = build.build()
+    assert kept == [builtin.image_path("camera", size) for size in RESOLUTIONS]
+    assert all(builtin.image_path("camera", size).read_bytes() == before[size] for size in RESOLUTIONS)
+    assert not (data_copy / "images" / "astronaut_64.png").exists()  # no longer in the (patched) set: deleted
+    assert all("built-in file not in the manifest" in line for line in datasets.verify_manifest())  # checksums ok
+    changed, kept = build.build(rewrite_images=True)
+    assert kept == [] and builtin.image_path("camera", 64) in changed
+    assert not load_builtin_image("camera", 64).any()
+
+
+# --- our rasteriser and font ---------------------------------------------------------------------------------------
+
+
+def test_mask_code_imports_no_drawing_library() -> None:
+    """Masks must not depend on a library's rasteriser (OpenCV 5.1 changed putText's pixels)."""
+    allowed = {"__future__", "math", "zlib", "collections.abc", "dataclasses", "numpy"}
+    for module in (datasets.masks, datasets.strokes, raster, font):
+        tree = ast.parse(Path(module.__file__).read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in names:
+                assert name in allowed or name.startswith("dip_bench."), f"{module.__name__} imports {name}"
+
+
+def capsule_reference(shape: tuple[int, int], start, end, width: int) -> np.ndarray:
+    """Pixel centres within width/2 of the segment, by exact rational distance (an independent brute force)."""
+    (x0, y0), (x1, y1) = start, end
+    out = np.zeros(shape, bool)
+    for y in range(shape[0]):
+        for x in range(shape[1]):
+            dx, dy = x1 - x0, y1 - y0
+            length2 = dx * dx + dy * dy
+            t = Fraction(0) if length2 == 0 else min(max(Fraction((x - x0) * dx + (y - y0) * dy, length2), 0), 1)
+            px, py = x0 + t * dx, y0 + t * dy
+            out[y, x] = (x - px) ** 2 + (y - py) ** 2 <= Fraction(width, 2) ** 2
+    return out
+
+
+def test_segment_matches_an_exact_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        start, end = (tuple(int(v) for v in rng.integers(-6, 26, 2)) for _ in range(2))
+        width = int(rng.integers(1, 9))
+        canvas = np.zeros((19, 23), bool)
+        raster.draw_segment(canvas, start, end, width)
+        assert np.array_equal(canvas, capsule_reference((19, 23), start, end, width)), (start, end, width)
+
+
+def test_segment_shapes_by_hand() -> None:
+    canvas = np.zeros((9, 12), bool)
+    raster.draw_segment(canvas, (2, 4), (9, 4), 3)  # horizontal, 3 px wide: rows 3-5 between the caps
+    assert canvas[3:6, 2:10].all() and not canvas[2].any() and not canvas[6].any()
+    assert canvas[3:6, 1].all() and not canvas[:, 0].any() and not canvas[:, 11].any()  # round caps, radius 1.5
+    disc = np.zeros((9, 9), bool)
+    raster.draw_segment(disc, (4, 4), (4, 4), 5)  # radius 2.5 at pixel centres: 21 pixels
+    assert np.count_nonzero(disc) == 21
+    with pytest.raises(ValueError, match="width"):
+        raster.draw_segment(canvas, (0, 0), (3, 3), 0)
+    with pytest.raises(ValueError, match="integer"):
+        raster.draw_segment(canvas, (0.5, 0), (3, 3), 1)
+
+
+def inside_reference(shape: tuple[int, int], points) -> np.ndarray:
+    """Even-odd test at pixel centres with a ray to the right, exact rationals (an independent brute force)."""
+    out = np.zeros(shape, bool)
+    edges = list(zip(points, points[1:] + points[:1]))
+    for y in range(shape[0]):
+        for x in range(shape[1]):
+            crossings = 0
+            for (xa, ya), (xb, yb) in edges:
+                if (ya <= y) != (yb <= y) and x < xa + Fraction((y - ya) * (xb - xa), yb - ya):
+                    crossings += 1
+            out[y, x] = crossings % 2 == 1
+    return out
+
+
+def test_polygon_matches_an_exact_brute_force() -> None:
+    rng = np.random.default_rng(1)
+    for n in (3, 4, 5, 7, 9):
+        points = [(int(x), int(y)) for x, y in rng.integers(-5, 30, (n, 2))]  # self-intersecting too
+        canvas = np.zeros((21, 24), bool)
+        raster.fill_polygon(canvas, points)
+        assert np.array_equal(canvas, inside_reference((21, 24), points)), points
+
+
+def test_polygon_rectangle_by_hand() -> None:
+    canvas = np.zeros((10, 10), bool)
+    raster.fill_polygon(canvas, [(2, 3), (7, 3), (7, 8), (2, 8)])  # half-open rows and columns: 5 x 5
+    assert np.count_nonzero(canvas) == 25 and canvas[3:8, 2:7].all()
+
+
+def test_font_draws_every_word_of_the_text_mask() -> None:
+    unit = 1.5
+    for word in _WORDS:
+        strokes = font.layout(word, 0, 20, unit)
+        xs = [x for stroke in strokes for x, _ in stroke]
+        assert max(xs) <= round(font.text_width(word, unit)) and min(xs) >= 0
+    ys = [y for stroke in font.layout("bdfhkl", 0, 20, 1.0) for _, y in stroke]
+    assert min(ys) == 20 - font.ASCENDER
+    with pytest.raises(ValueError, match="no glyph for 'Q'"):
+        font.layout("Q", 0, 0, 1.0)
 
 
 # --- mask generators ---------------------------------------------------------------------------------------------
