@@ -2,6 +2,7 @@
 file behind."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dip_bench.contract import to_uint8
+from dip_bench.contract import UserError, to_uint8
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -31,11 +32,49 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode())
 
 
-
 def write_png(path: Path, image: np.ndarray) -> None:
     """Save a float [0, 1] H x W x C image (C = 1 or 3) as an 8-bit PNG, atomically."""
-    import io
-
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
     write_bytes(path, buffer.getvalue())
+
+
+def check_output_file(out: Path, option: str, inputs: dict[str, Path | None]) -> None:
+    """Refuse an output file that is one of ``inputs`` (symlinks and hard links resolved) or a folder, and prove
+    that its folder is writable by creating it and a temporary file there; ``UserError`` naming ``option``.
+
+    Call it before any long work, so that a bad ``--out`` is found before the fit, not after.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise UserError(f"{option} {out}: is a folder; give a file name such as {out / 'out.png'}")
+    for what, path in inputs.items():
+        if path is not None and _same_file(out, Path(path)):
+            raise UserError(f"{option} {out}: is the same file as {what} {path}; writing it would destroy your "
+                            "input, give another output name")
+    check_writable_dir(out.parent, option, shown=out)
+
+
+def check_writable_dir(folder: Path, option: str, shown: Path | None = None) -> None:
+    """Create ``folder`` (with its parents) and a temporary file in it, or raise ``UserError`` naming ``option``."""
+    folder = Path(folder)
+    shown = folder if shown is None else shown
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except FileExistsError:
+        raise UserError(f"{option} {shown}: a parent path is a file, not a folder; choose another location") from None
+    except OSError as error:
+        raise UserError(f"{option} {shown}: cannot write there ({error.strerror}: {error.filename or folder}); "
+                        "choose a writable location") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (after symlinks; hard links by inode)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -1,25 +1,46 @@
 """``dip-bench run``: every method of a suite over its images and masks, then the report.
 
-Each finished row is saved at once (see ``bench.results``); ``--resume`` skips finished rows; ``--shard K/N`` runs
-a deterministic slice (join slices with ``dip-bench merge``).
+Everything is checked before the first row runs (options, suite file, images, masks, parameters, each distinct
+method built once, the run folder). Each finished row is saved at once as its own file (see ``bench.results``), so
+several runs may write one folder. ``--resume`` reruns what is missing, failed, skipped for a reason that no longer
+holds, or defined differently now (old rows are moved to ``stale/``); without it, a folder that already holds
+results is refused unless ``--overwrite`` moves them to ``backups/<date>/``. ``--shard K/N`` runs a deterministic
+slice (join slices with ``dip-bench merge``).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import shutil
+import warnings
 from pathlib import Path
 
 from dip_bench.bench import lpips_metric
-from dip_bench.bench.atomic import write_text
+from dip_bench.bench.atomic import check_writable_dir, write_text
 from dip_bench.bench.meta import environment
-from dip_bench.bench.results import CURVES, RESULTS, done_keys, key_of
-from dip_bench.bench.runner import run_rows
-from dip_bench.bench.suite import expand_rows, load_pairs, load_suite, parse_shard, shard
+from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
+from dip_bench.bench.runner import run_rows, skip_reason
+from dip_bench.bench.suite import (
+    Row,
+    check_methods,
+    expand_rows,
+    load_pairs,
+    load_suite,
+    parse_shard,
+    save_masks,
+    shard,
+)
 from dip_bench.contract import UserError, resolve_device
 
 
-def _names(text: str | None) -> list[str] | None:
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+def _names(text: str | None, option: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise UserError(f"{option} {text!r}: give comma-separated names")
+    return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,49 +52,132 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="auto | cpu | cuda (default: the suite's)")
     parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the suite's")
     parser.add_argument("--data-root", type=Path, help="root of image folders (paper suite: ../shared/data/dip-official)")
-    parser.add_argument("--resume", action="store_true", help="skip rows already finished in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="run only rows missing, failed or changed in --out (finished rows are kept)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="move the results already in --out to --out/backups/<date>/ and start afresh")
     parser.add_argument("--shard", help="K/N: run only every N-th row starting at K (1-based)")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dict]:
+    """Check everything and return (all rows of the suite, rows selected by the options, run folder, device,
+    meta fields); raises ``UserError`` before anything is written."""
+    if args.seeds is not None and not 1 <= args.seeds <= 1000:
+        raise UserError(f"--seeds {args.seeds}: give a number of seeds between 1 and 1000")
+    if args.resume and args.overwrite:
+        raise UserError("--resume and --overwrite contradict each other: --resume keeps the results in --out, "
+                        "--overwrite moves them aside; choose one")
+    shard_kn = parse_shard(args.shard) if args.shard else None
+    methods, images = _names(args.methods, "--methods"), _names(args.images, "--images")
+    if args.data_root is not None and not args.data_root.is_dir():
+        raise UserError(f"--data-root {args.data_root}: folder not found")
     suite = load_suite(args.suite)
     out = args.out or Path("reports") / suite.name
-    device = resolve_device(args.device or suite.device)
-    methods, images = _names(args.methods), _names(args.images)
+    check_run_folder(out, args.resume, args.overwrite)
+    device = str(resolve_device(args.device or suite.device))
     known_methods = {entry.name for entry in suite.methods}
     for name in methods or []:
         if name not in known_methods:
             raise UserError(f"--methods: {name!r} is not in suite {suite.name!r} ({', '.join(sorted(known_methods))})")
-    pairs = load_pairs(suite, args.data_root)
+    pairs = load_pairs(suite, args.data_root, run_dir=out if out.is_dir() else None)
+    known_images = {pair.image_name for pair in pairs}
+    for name in images or []:
+        if name not in known_images:
+            raise UserError(f"--images: {name!r} is not in suite {suite.name!r} ({', '.join(sorted(known_images))})")
     seeds = tuple(range(args.seeds)) if args.seeds else None
+    every_row = expand_rows(suite, pairs, seeds=seeds)
     rows = expand_rows(suite, pairs, seeds=seeds, methods=methods, images=images)
-    if args.shard:
-        rows = shard(rows, *parse_shard(args.shard))
+    if shard_kn:
+        rows = shard(rows, *shard_kn)
     if not rows:
         raise UserError(f"suite {suite.name!r}: no rows match --methods/--images/--shard")
-    out.mkdir(parents=True, exist_ok=True)
+    check_methods(rows, device)
+    meta = {"suite": suite.name, "suite_file": suite.path.name, "seeds": list(seeds or suite.seeds),
+            "shard": args.shard, "methods": methods, "images": images,
+            "lpips": "ok" if lpips_metric.unavailable_reason() is None else f"skipped: {lpips_metric.unavailable_reason()}"}
+    return every_row, rows, out, device, meta
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse a --out that is a file, a folder of other things, an old-format run to resume, or a run folder with
+    results when neither --resume nor --overwrite is given."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; give a folder for the run (it is created if missing)")
+    if not out.is_dir():
+        return
+    entries = [entry.name for entry in out.iterdir()]
+    if entries and not (out / META).is_file() and not has_results(out):
+        raise UserError(f"--out {out}: is a folder of other files (no {META}, no {ROWS}/), not a dip-bench run "
+                        "folder; give a new or empty folder")
+    if is_legacy(out) and resume:
+        raise UserError(f"--out {out}: holds a {RESULTS} of an older dip-bench (no {ROWS}/ folder), whose rows cannot "
+                        "be matched to this suite; run into a new --out, or use --overwrite to move it aside")
+    if has_results(out) and not (resume or overwrite):
+        raise UserError(f"--out {out}: already holds results; add --resume to continue that run, or --overwrite to "
+                        "move them to backups/ and start afresh")
+
+
+def back_up(out: Path) -> Path:
+    """Move everything in ``out`` (but earlier backups) to ``out/backups/<date-time>/``; nothing is deleted."""
+    backup = out / "backups" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    backup.mkdir(parents=True)
+    for entry in sorted(out.iterdir()):
+        if entry.name != "backups":
+            shutil.move(str(entry), str(backup / entry.name))
+    return backup
+
+
+def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
+    """For --resume: move damaged row files to ``damaged/`` and rows of a definition no longer in the suite to
+    ``stale/`` (each with one line), and return the rows of ``rows`` that still have to run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        valid, damaged = scan_rows(out, warn=False)
+    for path, reason in damaged:
+        (out / "damaged").mkdir(exist_ok=True)
+        shutil.move(str(path), str(out / "damaged" / path.name))
+        print(f"resume: {path} is damaged or foreign ({reason}); moved to {out / 'damaged'}, its row runs again")
+    current = {row.id for row in every_row}
+    stale = [stored for rid, stored in valid.items() if rid not in current]
+    if stale:
+        (out / "stale").mkdir(exist_ok=True)
+        for stored in stale:
+            shutil.move(str(stored.path), str(out / "stale" / stored.path.name))
+        print(f"resume: {len(stale)} rows of a definition no longer in the suite (changed parameters, seeds or data) "
+              f"moved to {out / 'stale'}, e.g. {stale[0].row_id}; they are not in the new table")
+    todo = []
+    for row in rows:
+        stored = valid.get(row.id)
+        if stored is None or stored.status == "failed":
+            todo.append(row)
+        elif stored.status == "skipped" and skip_reason(row) != stored.reason:
+            todo.append(row)
+    return todo
+
+
+def run(args: argparse.Namespace) -> int:
+    every_row, rows, out, device, meta = plan(args)
+    check_writable_dir(out, "--out")
+    if args.overwrite and has_results(out):
+        print(f"moved the earlier results of {out} to {back_up(out)}")
     if args.resume:
-        done = done_keys(out)
-        todo = [row for row in rows if key_of(row.key()) not in done]
+        todo = set_aside(out, every_row, rows)
         print(f"resume: {len(rows) - len(todo)} of {len(rows)} rows already done in {out}, {len(todo)} to run")
         rows = todo
-    else:
-        for name in (RESULTS, CURVES):
-            if (out / name).exists():
-                (out / name).replace(out / f"{name}.bak")
-    meta = {"suite": suite.name, "suite_file": str(suite.path), "seeds": list(seeds or suite.seeds),
-            "shard": args.shard, "methods": methods, "images": images,
-            "lpips": "ok" if lpips_metric.unavailable_reason() is None else f"skipped: {lpips_metric.unavailable_reason()}",
-            **environment(device)}
-    write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
-    results = run_rows(rows, str(device), out)
+    pairs = list({id(row.pair): row.pair for row in every_row}.values())
+    meta["masks"] = save_masks(pairs, out)
+    write_text(out / META, json.dumps({**meta, **environment(resolve_device(device))}, indent=2) + "\n")
+    try:
+        results = run_rows(rows, device, out)
+    finally:
+        rebuild_tables(out)
     counts: dict[str, int] = {}
     for row in results:
         status = row["status"].split(":")[0]
         counts[status] = counts.get(status, 0) + 1
-    print(f"{out / RESULTS}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    print(f"{out / RESULTS}: " + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"))
     if not args.no_report:
         from dip_bench.bench.report import write_report
 

@@ -1,96 +1,361 @@
-"""The tidy results of a run, written so that nothing finished is ever lost.
+"""The results store of a run folder: one small JSON file per finished row, written atomically, so that nothing
+finished is ever lost and any number of writers can share one folder.
 
-A run folder holds:
-- ``results.csv``: one row per (method, preset, image, mask, seed) with the columns ``COLUMNS``; ``status`` is
-  ``ok``, ``skipped: reason`` or ``failed: reason``. Rewritten atomically (temp file + rename) after every row.
-- ``curves.csv``: the PSNR-vs-iteration curves of iterative methods, long form (``KEY`` + iteration, loss, psnr).
-- ``outputs/<row id>.png``: each method's composited output; ``inputs/<image>.png`` the clean image and
-  ``inputs/<image>__<mask>.png`` the masked input (holes white).
-- ``meta.json``: suite, seeds, versions, device, git commit, date, command line.
+Layout of a run folder::
 
-Metric protocol: ``psnr``/``ssim`` are over the whole *composited* image (inpainting papers); ``psnr_hole``/
-``ssim_hole`` over the hole only; ``psnr_raw`` is the raw network output over the whole image (DIP papers, Table 1);
-``best_psnr``/``best_iter`` the best PSNR seen along the fit (outputs checked every few iterations, and the final
-output; the oracle a user never has); ``lpips`` only where LPIPS can run offline (see ``bench.lpips_metric``); ``es_*`` the iterate chosen by ES-WMV early stopping when enabled.
+    rows/<row id>.json     one finished row: its definition, result fields, status and reason, curve, record
+    results.csv            built from rows/ (``rebuild_tables``): one line per row, columns ``COLUMNS``
+    curves.csv             built from rows/: PSNR-vs-iteration of iterative methods, long form (``CURVE_COLUMNS``)
+    outputs/<row id>.png   each row's composited output (column ``output`` holds this relative path)
+    inputs/<image>.png, inputs/<image>__<mask>.png   clean image and masked input (holes white), for the report
+    masks/<image>__<kind>.png   masks generated for a user's images (SHA-256 in meta.json)
+    meta.json              suite, seeds, versions, device, git commit, date, command line, input checksums
+    logs/<row id>.txt      traceback of a failed row
+    stale/, damaged/       row files set aside by ``--resume`` (an earlier definition; unreadable), never deleted
+
+A row id is ``<method>__<preset>__<image>__<mask>__s<seed>__<hash>``, where the hash is the first 10 hex digits of
+the SHA-256 of the canonical JSON of the row's *definition* (method, every parameter, image and mask names and
+content checksums, seed, size, data source incl. ``pad``): the same suite gives the same ids on every machine,
+shard and task, and a changed definition gives a new id. Writing a row is an existence-checked, atomic file
+replace; reading types every field strictly and reports (one warning line naming the file) any damaged or foreign
+file, which is then not counted as done.
+
+``status`` in the tables is ``ok``, ``skipped: reason`` or ``failed: reason`` (in the row file: ``status`` and
+``reason`` apart). Metric protocol: ``psnr``/``ssim`` are over the whole *composited* image (inpainting papers);
+``psnr_hole``/``ssim_hole`` over the hole only; ``psnr_raw`` is the raw network output over the whole image (DIP
+papers, Table 1); ``best_psnr``/``best_iter`` the best PSNR seen along the fit (the oracle a user never has);
+``lpips`` only where LPIPS can run offline (see ``bench.lpips_metric``); ``es_*`` the iterate chosen by ES-WMV early
+stopping when enabled; ``restores`` how often DIP's divergence guard restored an earlier state; ``record`` the
+other scalar entries of the method's record as JSON.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dip_bench.bench.atomic import write_text
+from dip_bench.contract import UserError
 
+FORMAT = "dip-bench-row/1"
 KEY = ["method", "preset", "image", "mask", "seed"]
-COLUMNS = KEY + [
-    "size", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr",
-    "best_iter", "es_iter", "es_psnr", "es_saved_iters", "iterations", "seconds", "seconds_per_iter",
-    "peak_memory_mb", "device", "params",
+INT_COLUMNS = ["seed", "pad", "iterations", "best_iter", "es_iter", "es_saved_iters", "restores"]
+FLOAT_COLUMNS = ["hole_ratio", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr", "es_psnr",
+                 "seconds", "seconds_per_iter", "peak_memory_mb"]
+STR_COLUMNS = ["row_id", "method", "preset", "image", "mask", "size", "status", "device", "params", "output", "record"]
+COLUMNS = ["row_id"] + KEY + [
+    "size", "pad", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr",
+    "best_iter", "es_iter", "es_psnr", "es_saved_iters", "restores", "iterations", "seconds", "seconds_per_iter",
+    "peak_memory_mb", "device", "params", "output", "record",
 ]
-CURVE_COLUMNS = KEY + ["iteration", "loss", "psnr"]
-RESULTS, CURVES, META = "results.csv", "curves.csv", "meta.json"
+#: columns that describe how long a row took, not what it computed (``merge`` ignores them when comparing)
+TIMING = ("seconds", "seconds_per_iter", "peak_memory_mb", "device", "record")
+CURVE_COLUMNS = ["row_id"] + KEY + ["iteration", "loss", "psnr"]
+RESULTS, CURVES, META, ROWS = "results.csv", "curves.csv", "meta.json", "rows"
+STATUSES = ("ok", "skipped", "failed")
+_STATUS = re.compile(r"^(ok|(skipped|failed): .+)$", re.DOTALL)
 
 
-def row_id(row: dict[str, Any]) -> str:
-    """File-name-safe id of a row, e.g. ``dip-skip__text__astronaut__strokes-20-30__s0``."""
-    preset = row["preset"] if isinstance(row["preset"], str) and row["preset"] else "-"
-    return f"{row['method']}__{preset}__{row['image']}__{row['mask']}__s{int(row['seed'])}"
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces: the same value gives the same text on every machine."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+
+
+def make_row_id(definition: Mapping[str, Any]) -> str:
+    """File-name-safe deterministic id of a row definition (see the module docstring)."""
+    params = definition.get("params", {})
+    preset = params.get("preset") if isinstance(params.get("preset"), str) and params.get("preset") else "-"
+    digest = hashlib.sha256(canonical_json(dict(definition)).encode()).hexdigest()[:10]
+    readable = f"{definition['method']}__{preset}__{definition['image']}__{definition['mask']}__s{definition['seed']}"
+    return f"{re.sub(r'[^A-Za-z0-9._=-]+', '-', readable)}__{digest}"
+
+
+def definition_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition of a row given only by its table fields (rows written without one, e.g. by tests)."""
+    params = row.get("params") or "{}"
+    params = json.loads(params) if isinstance(params, str) else dict(params)
+    if row.get("preset") and "preset" not in params:
+        params["preset"] = row["preset"]
+    return {"method": str(row["method"]), "params": params, "image": str(row["image"]), "mask": str(row["mask"]),
+            "seed": int(row["seed"]), "size": str(row.get("size", ""))}
+
+
+def row_id(row: Mapping[str, Any]) -> str:
+    """The id of a results row: its ``row_id`` field when it has one, else computed from its fields."""
+    stored = row.get("row_id")
+    if isinstance(stored, str) and stored:
+        return stored
+    return make_row_id(definition_of(row))
+
+
+def status_text(status: str, reason: str) -> str:
+    """``("skipped", "no weights")`` -> ``"skipped: no weights"``; ``("ok", "")`` -> ``"ok"``."""
+    return status if status == "ok" else f"{status}: {reason}"
+
+
+def split_status(text: str) -> tuple[str, str]:
+    """``"failed: boom"`` -> ``("failed", "boom")``; the inverse of ``status_text``."""
+    status, _, reason = str(text).partition(": ")
+    return status, reason
+
+
+# --- writing -------------------------------------------------------------------------------------------------------
+
+
+def write_row(run_dir: Path, definition: Mapping[str, Any], result: Mapping[str, Any],
+              curve: list[dict[str, float]] | None = None, record: Mapping[str, Any] | None = None) -> Path:
+    """Write one finished row atomically as ``rows/<id>.json`` (replacing the same row written earlier).
+
+    ``result`` holds the table fields (``status`` as ``ok | skipped: reason | failed: reason``); ``curve`` a list
+    of ``{iteration, loss, psnr}``; ``record`` the method's scalar record entries.
+    """
+    rid = make_row_id(definition)
+    status, reason = split_status(result["status"])
+    fields = {column: _plain(result.get(column)) for column in COLUMNS if column not in ("row_id", "status")}
+    fields["size"] = str(fields["size"]) if fields.get("size") is not None else ""
+    fields["pad"] = int(fields.get("pad") or 0)
+    body = {"format": FORMAT, "row_id": rid, "definition": dict(definition), "status": status, "reason": reason,
+            "result": fields, "curve": [{k: _plain(v) for k, v in point.items()} for point in curve or []],
+            "record": {k: _plain(v) for k, v in (record or {}).items()}}
+    path = Path(run_dir) / ROWS / f"{rid}.json"
+    write_text(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def append_row(run_dir: Path, row: Mapping[str, Any], curve: list[dict[str, float]] | None = None) -> Path:
+    """Write a row given only by its table fields (its definition is derived from them; see ``definition_of``)."""
+    return write_row(run_dir, definition_of(row), row, curve)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python; pandas NA -> None."""
+    if value is None or value is pd.NA:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+# --- reading -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One valid row file: ``table`` is its line of ``results.csv`` (typed), ``curve`` its curve points."""
+
+    path: Path
+    row_id: str
+    definition: dict[str, Any]
+    status: str
+    reason: str
+    table: dict[str, Any]
+    curve: list[dict[str, float]]
+
+    @property
+    def done(self) -> bool:
+        """Finished for good (ok or skipped; a skipped row may still be retried when its reason went away)."""
+        return self.status != "failed"
+
+
+class DamagedRow(Exception):
+    """A row file that cannot be read as a row of this format (internal: reported as a warning, never raised)."""
+
+
+def load_row(path: Path) -> StoredRow:
+    """Read and type one row file strictly; raises ``DamagedRow`` naming what is wrong."""
+    try:
+        body = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DamagedRow(f"not readable JSON ({str(error).splitlines()[0][:80]})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        found = body.get("format") if isinstance(body, dict) else type(body).__name__
+        raise DamagedRow(f"not a dip-bench row file (format {found!r}, expected {FORMAT!r})")
+    definition, fields = body.get("definition"), body.get("result")
+    if not isinstance(definition, dict) or not isinstance(fields, dict):
+        raise DamagedRow("no definition or result")
+    try:
+        rid = make_row_id(definition)
+    except (KeyError, TypeError, ValueError):
+        raise DamagedRow("definition lacks method, image, mask or seed") from None
+    if body.get("row_id") != rid or Path(path).stem != rid:
+        raise DamagedRow(f"its id does not match its definition (expected {rid})")
+    status, reason = body.get("status"), body.get("reason")
+    if status not in STATUSES or not isinstance(reason, str) or (status != "ok") != bool(reason):
+        raise DamagedRow(f"status {status!r} / reason {reason!r} is not ok, skipped: reason or failed: reason")
+    table = {"row_id": rid, **{column: fields.get(column) for column in COLUMNS if column != "row_id"},
+             "status": status_text(status, reason)}
+    for column in COLUMNS:
+        table[column] = _typed(column, table[column])
+    curve = body.get("curve")
+    if not isinstance(curve, list) or not all(isinstance(p, dict) and isinstance(p.get("iteration"), int)
+                                              for p in curve):
+        raise DamagedRow("curve is not a list of {iteration, loss, psnr}")
+    return StoredRow(Path(path), rid, definition, status, reason, table,
+                     [{"iteration": p["iteration"], "loss": _typed("loss", p.get("loss")),
+                       "psnr": _typed("psnr", p.get("psnr"))} for p in curve])
+
+
+def _typed(column: str, value: Any) -> Any:
+    """Check one field's type; ints stay ints (None allowed except for seed/pad), floats become float (None -> NaN)."""
+    if column in INT_COLUMNS:
+        if value is None and column not in ("seed", "pad"):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or (column in ("seed", "pad") and value < 0):
+            raise DamagedRow(f"{column} = {value!r} is not an integer")
+        return value
+    if column in STR_COLUMNS:
+        if value is None and column not in KEY and column != "status":
+            return ""
+        if not isinstance(value, str) or (column in ("method", "image", "mask") and not value):
+            raise DamagedRow(f"{column} = {value!r} is not text")
+        return value
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DamagedRow(f"{column} = {value!r} is not a number")
+    return float(value)
+
+
+def scan_rows(run_dir: Path, *, warn: bool = True) -> tuple[dict[str, StoredRow], list[tuple[Path, str]]]:
+    """Valid row files by id, and the damaged or foreign ones with the reason (each warned about when ``warn``)."""
+    valid: dict[str, StoredRow] = {}
+    damaged: list[tuple[Path, str]] = []
+    for path in sorted((Path(run_dir) / ROWS).glob("*.json")):
+        try:
+            stored = load_row(path)
+        except DamagedRow as error:
+            damaged.append((path, str(error)))
+            if warn:
+                warnings.warn(f"{path}: damaged or foreign row file ({error}); not counted as done, "
+                              "`dip-bench run --resume` moves it to damaged/ and recomputes the row", stacklevel=2)
+            continue
+        valid[stored.row_id] = stored
+    return valid, damaged
+
+
+def has_results(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds any row file or an old-format ``results.csv``."""
+    run_dir = Path(run_dir)
+    return any((run_dir / ROWS).glob("*.json")) or (run_dir / RESULTS).is_file()
+
+
+def is_legacy(run_dir: Path) -> bool:
+    """A run folder of the first format: ``results.csv`` without ``rows/``."""
+    run_dir = Path(run_dir)
+    return (run_dir / RESULTS).is_file() and not (run_dir / ROWS).is_dir()
 
 
 def read_results(run_dir: Path) -> pd.DataFrame:
-    """The results table of ``run_dir`` (empty with ``COLUMNS`` when there is none yet)."""
-    path = Path(run_dir) / RESULTS
-    return read_table(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A results-shaped CSV (a run's ``results.csv`` or a stored reference), empty presets as ``""``."""
-    table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
-    table["preset"] = table["preset"].astype(object).fillna("").astype(str)
-    return table
+    """The complete, typed results table of ``run_dir``: built from ``rows/`` (damaged files warned about and left
+    out); a folder of the first format (``results.csv`` only) is read from that file, line by line, strictly."""
+    run_dir = Path(run_dir)
+    if is_legacy(run_dir):
+        return read_table(run_dir / RESULTS)
+    valid, _ = scan_rows(run_dir)
+    return _frame([stored.table for stored in valid.values()])
 
 
 def read_curves(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / CURVES
-    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=CURVE_COLUMNS)
+    """The curves of ``run_dir`` in long form (``CURVE_COLUMNS``), built from ``rows/`` (or the old ``curves.csv``)."""
+    run_dir = Path(run_dir)
+    if is_legacy(run_dir):
+        path = run_dir / CURVES
+        return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"]) if path.exists() \
+            else pd.DataFrame(columns=CURVE_COLUMNS)
+    valid, _ = scan_rows(run_dir, warn=False)
+    points = [{"row_id": s.row_id, **{k: s.table[k] for k in KEY}, **p} for s in valid.values() for p in s.curve]
+    curves = pd.DataFrame(points, columns=CURVE_COLUMNS)
+    return curves.astype({"seed": "int64", "iteration": "int64", "loss": "float64", "psnr": "float64"})
+
+
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Typed table in a fixed order: ints ``Int64`` (``seed`` and ``pad`` ``int64``), floats, text ``""`` for none."""
+    table = pd.DataFrame(records, columns=COLUMNS)
+    table["pad"] = table["pad"].fillna(0)
+    dtypes = {c: "float64" for c in FLOAT_COLUMNS} | {c: "Int64" for c in INT_COLUMNS} | {"seed": "int64", "pad": "int64"}
+    table = table.astype(dtypes)
+    for column in STR_COLUMNS:
+        table[column] = table[column].astype(object).where(table[column].notna(), "").astype(str)
+    return table.sort_values(KEY + ["row_id"], kind="stable").reset_index(drop=True)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A results-shaped CSV (an old run's ``results.csv`` or a stored reference), typed strictly line by line.
+
+    A line cut short, with a garbage value (a seed that is not an integer, a status that is not ``ok | skipped: ..
+    | failed: ..``, a metric that is not a number) or with too many fields is left out with one warning naming the
+    file and line; empty presets are ``""``. Columns missing from the file are left out of the table.
+    """
+    path = Path(path)
+    bad: list[str] = []
+
+    def too_many(fields: list[str]) -> None:
+        bad.append(f"a line with {len(fields)} fields")
+
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, engine="python", on_bad_lines=too_many)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a results table ({str(error).splitlines()[0][:100]})") from None
+    missing = [column for column in KEY + ["status"] if column not in raw.columns]
+    if missing and not (missing == ["status"] and len(raw.columns) > len(KEY)):
+        raise UserError(f"{path}: not a results table (no column {', '.join(missing)}); give a results.csv written "
+                        "by dip-bench")
+    known = [column for column in COLUMNS if column in raw.columns]
+    records = []
+    for number, line in enumerate(raw[known].to_dict(orient="records"), start=2):
+        try:
+            records.append({column: _parse(column, line[column]) for column in known})
+        except DamagedRow as error:
+            bad.append(f"line {number} ({error})")
+    for problem in bad:
+        warnings.warn(f"{path}: {problem} is damaged and left out; re-run that row", stacklevel=2)
+    table = _frame(records)[[c for c in COLUMNS if c in known]] if records else pd.DataFrame(columns=known)
+    return table.reset_index(drop=True)
+
+
+def _parse(column: str, text: str) -> Any:
+    """One CSV field by its column's type (see ``_typed``); integral floats such as ``300.0`` are ints."""
+    if column == "status" and not _STATUS.match(text):
+        raise DamagedRow(f"status {text!r}")
+    if column in STR_COLUMNS:
+        return _typed(column, text if text or column == "preset" else None)
+    if text in ("", "nan", "NaN"):
+        return _typed(column, None)
+    try:
+        number = float(text)
+    except ValueError:
+        raise DamagedRow(f"{column} = {text!r} is not a number") from None
+    if column in INT_COLUMNS:
+        if not number.is_integer():
+            raise DamagedRow(f"{column} = {text!r} is not an integer")
+        return _typed(column, int(number))
+    return number
+
+
+# --- tables --------------------------------------------------------------------------------------------------------
+
+
+def rebuild_tables(run_dir: Path) -> pd.DataFrame:
+    """Write ``results.csv`` and ``curves.csv`` of ``run_dir`` from its row files (atomically); return the table."""
+    run_dir = Path(run_dir)
+    table = read_results(run_dir)
+    if is_legacy(run_dir):
+        return table
+    _write_csv(run_dir / RESULTS, table)
+    _write_csv(run_dir / CURVES, read_curves(run_dir))
+    return table
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, float_format="%.6g")
     write_text(path, buffer.getvalue())
-
-
-def append_row(run_dir: Path, row: dict[str, Any], curve: list[dict[str, float]] | None = None) -> None:
-    """Add one finished row (replacing an earlier row with the same key) and its curve, atomically."""
-    run_dir = Path(run_dir)
-    if curve:
-        curves = read_curves(run_dir)
-        new = pd.DataFrame([{**{k: row[k] for k in KEY}, **point} for point in curve])
-        curves = curves[~_same_key(curves, row)] if len(curves) else curves
-        _write_csv(run_dir / CURVES, pd.concat([curves, new[CURVE_COLUMNS]], ignore_index=True)
-                   if len(curves) else new[CURVE_COLUMNS])
-    table = read_results(run_dir)
-    table = table[~_same_key(table, row)] if len(table) else table
-    new_row = pd.DataFrame([{column: row.get(column) for column in COLUMNS}])
-    _write_csv(run_dir / RESULTS, pd.concat([table, new_row], ignore_index=True) if len(table) else new_row)
-
-
-def _same_key(table: pd.DataFrame, row: dict[str, Any]) -> pd.Series:
-    match = pd.Series(True, index=table.index)
-    for column in KEY:
-        match &= table[column].astype(str) == str(row[column] if row[column] is not None else "")
-    return match
-
-
-def done_keys(run_dir: Path) -> set[tuple[str, ...]]:
-    """Keys of rows already finished (status ok or skipped; failed rows are retried on --resume)."""
-    table = read_results(run_dir)
-    finished = table[~table["status"].astype(str).str.startswith("failed")]
-    return {tuple(str(v) for v in values) for values in finished[KEY].itertuples(index=False)}
-
-
-def key_of(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(str(row[column]) for column in KEY)

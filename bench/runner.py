@@ -1,5 +1,5 @@
-"""Runs suite rows one by one: each row is scored and saved the moment it finishes, and a failure in one method
-becomes that row's status instead of stopping the run."""
+"""Runs suite rows one by one: each row is scored and saved (``rows/<id>.json``, atomically) the moment it finishes,
+and a failure in one method becomes that row's status instead of stopping the run."""
 from __future__ import annotations
 
 import json
@@ -13,12 +13,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dip_bench.contract import composite
 from dip_bench.bench import lpips_metric, metrics
-from dip_bench.bench.atomic import write_png
+from dip_bench.bench.atomic import write_png, write_text
 from dip_bench.bench.registry import create, get_method
-from dip_bench.bench.results import append_row, row_id
+from dip_bench.bench.results import ROWS, write_row
 from dip_bench.bench.suite import Row
+from dip_bench.contract import composite
+
+#: record entries that have their own column (or are not scalars)
+_OWN_COLUMNS = {"iterations", "seconds", "seconds_per_iter", "peak_memory_mb", "device", "curve", "restores",
+                "es_iter", "es_psnr", "es_saved_iters"}
 
 
 def one_line(error: BaseException) -> str:
@@ -42,22 +46,27 @@ def save_inputs(run_dir: Path, row: Row) -> None:
         write_png(masked, np.where(pair.mask[..., None], pair.image, 1.0))
 
 
+def skip_reason(row: Row) -> str | None:
+    """Why ``row`` cannot run here (mask without hole, missing library or weights), else None."""
+    if row.pair.mask.all():
+        return "mask has no hole"
+    return get_method(row.method.name).unavailable_reason(**row.method.params)
+
+
 def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> dict[str, Any]:
-    """Run, score and save one row; returns the row written to results.csv."""
+    """Run, score and save one row; returns its table fields (see ``bench.results.COLUMNS``)."""
     pair = row.pair
-    hole_ratio = float(1.0 - pair.mask.mean())
-    result: dict[str, Any] = {**row.key(), "size": f"{pair.image.shape[1]}x{pair.image.shape[0]}",
-                              "hole_ratio": round(hole_ratio, 6), "device": device,
-                              "params": json.dumps(row.method.params, sort_keys=True)}
-    curve: list[dict[str, float]] = []
-    spec = get_method(row.method.name)
+    definition = row.definition()
+    rid = row.id
     params = dict(row.method.params)
-    reason = spec.unavailable_reason(**params)
-    if hole_ratio == 0:
-        result["status"] = "skipped: mask has no hole"
-    elif pair.mask.sum() == 0:
-        result["status"] = "skipped: mask has no known pixel"
-    elif reason is not None:
+    result: dict[str, Any] = {**row.key(), "row_id": rid, "size": definition["size"],
+                              "pad": int(pair.source.get("pad", 0)),
+                              "hole_ratio": round(float(1.0 - pair.mask.mean()), 6), "device": device,
+                              "params": json.dumps(params, sort_keys=True)}
+    curve: list[dict[str, float]] = []
+    record: dict[str, Any] = {}
+    reason = skip_reason(row)
+    if reason is not None:
         result["status"] = f"skipped: {reason}"
     else:
         try:
@@ -74,8 +83,9 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
             output, record = method(corrupted(pair.image, pair.mask), pair.mask, reference=pair.image,
                                     callback=callback)
             final = composite(output, pair.image, pair.mask)
-            write_png(run_dir / "outputs" / f"{row_id(result)}.png", final)
-            curve = [{"iteration": p["iteration"], "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
+            output_file = f"outputs/{rid}.png"
+            write_png(run_dir / output_file, final)
+            curve = [{"iteration": int(p["iteration"]), "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
                      for p in record.get("curve", [])]
             raw_psnr = metrics.psnr(pair.image, np.clip(output, 0, 1))
             best = max(curve, key=lambda p: p["psnr"]) if curve else None
@@ -86,14 +96,16 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
                 result["lpips"] = lpips_metric.lpips_distance(pair.image, final)
             result.update({
                 "status": "ok",
+                "output": output_file,
                 "psnr_raw": raw_psnr,
                 "best_psnr": best["psnr"] if best else math.nan,
-                "best_iter": int(best["iteration"]) if best else math.nan,
-                "iterations": record.get("iterations", 0),
+                "best_iter": int(best["iteration"]) if best else None,
+                "iterations": int(record.get("iterations", 0)),
                 "seconds": record.get("seconds", math.nan),
                 "seconds_per_iter": record.get("seconds_per_iter", math.nan),
                 "peak_memory_mb": record.get("peak_memory_mb", math.nan),
                 "device": record.get("device", device),
+                "restores": record.get("restores"),
                 **{key: record[key] for key in ("es_iter", "es_psnr", "es_saved_iters") if key in record},
             })
         except KeyboardInterrupt:
@@ -102,25 +114,32 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
             if isinstance(error, torch.cuda.OutOfMemoryError):
                 torch.cuda.empty_cache()
             result["status"] = f"failed: {one_line(error)}"
-            (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-            (run_dir / "logs" / f"{row_id(result)}.txt").write_text(traceback.format_exc())
-    append_row(run_dir, result, curve)
+            write_text(run_dir / "logs" / f"{rid}.txt", traceback.format_exc())
+    scalars = {k: v for k, v in record.items() if k not in _OWN_COLUMNS and isinstance(v, (str, int, float, bool))}
+    result["record"] = json.dumps(scalars, sort_keys=True) if scalars else ""
+    write_row(run_dir, definition, result, curve, scalars)
     return result
 
 
 def run_rows(rows: list[Row], device: str, run_dir: Path) -> list[dict[str, Any]]:
-    """All rows with a bar over rows and a nested bar over iterations."""
+    """All rows with a bar over rows and a nested bar over iterations. A row that another process writing the same
+    folder finished meanwhile (its file appeared after this call started) is not computed again."""
     results = []
     start = time.perf_counter()
+    rows_dir = run_dir / ROWS
+    present = {path.name for path in rows_dir.glob("*.json")}
     with tqdm(total=len(rows), desc="rows", unit="row", dynamic_ncols=True) as rows_bar, \
             tqdm(desc="iterations", unit="it", leave=False, position=1, dynamic_ncols=True) as it_bar:
         for row in rows:
+            rows_bar.update()
+            if f"{row.id}.json" not in present and (rows_dir / f"{row.id}.json").exists():
+                rows_bar.write(f"{row.id}: finished meanwhile by another run writing {run_dir}")
+                continue
             rows_bar.set_postfix_str(f"{row.method.name} {row.pair.image_name}/{row.pair.mask_name} s{row.seed}")
             save_inputs(run_dir, row)
             result = run_row(row, device, run_dir, it_bar)
             results.append(result)
-            rows_bar.update()
             if result["status"] != "ok":
-                rows_bar.write(f"{row_id(result)}: {result['status']}")
-    tqdm.write(f"{len(rows)} rows in {time.perf_counter() - start:.0f} s")
+                rows_bar.write(f"{result['row_id']}: {result['status']}")
+    tqdm.write(f"{len(results)} rows in {time.perf_counter() - start:.0f} s")
     return results

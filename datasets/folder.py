@@ -7,8 +7,10 @@ lossless (a JPEG mask is thresholded at 128 with an InputWarning).
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,13 +23,27 @@ MASK_SUFFIX = "_mask"
 
 @dataclass(frozen=True, eq=False)
 class Pair:
-    """One image (float32 H x W x C in [0, 1]) and its mask (bool H x W, True = known), with their files."""
+    """One image (float32 H x W x C in [0, 1]) and its mask (bool H x W, True = known) under their names.
 
-    name: str
-    image: np.ndarray
-    mask: np.ndarray
-    image_path: Path
-    mask_path: Path
+    ``mask_name`` is ``"file"`` for a ``NAME_mask`` file, else the mask kind. ``image_path``/``mask_path`` are the
+    files they were read from (None for a generated mask); ``generated`` says the mask was drawn by ``make_mask``
+    rather than read; ``source`` describes where the pair came from (a suite's data source: kind, size or path,
+    pad, mask seed) and is part of a benchmark row's definition.
+    """
+
+    image_name: str
+    mask_name: str
+    image: np.ndarray = field(repr=False)
+    mask: np.ndarray = field(repr=False)
+    image_path: Path | None = None
+    mask_path: Path | None = None
+    generated: bool = False
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The image's name (``NAME`` of ``NAME.png``)."""
+        return self.image_name
 
 
 def load_folder(root: Path, *, strict: bool = False) -> list[Pair]:
@@ -69,5 +85,5 @@ def load_folder(root: Path, *, strict: bool = False) -> list[Pair]:
         mask = load_mask(masks[name], strict=strict, require_hole=False)
         with suppress(NothingToInpaint):  # kept: the caller's own check_pair raises it and skips the pair
             check_pair(image, mask, images[name], masks[name])
-        pairs.append(Pair(name, image, mask, images[name], masks[name]))
+        pairs.append(Pair(name, "file", image, mask, images[name], masks[name]))
     return pairs

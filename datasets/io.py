@@ -3,7 +3,7 @@
 Conventions: an image becomes float32 H x W x C in [0, 1] (C = 1 gray, 3 RGB; 8-bit scaled by 255, 16-bit by 65535);
 a mask becomes bool H x W with True = KNOWN pixel (white 255 in the file) and False = hole (black 0), the official
 Deep Image Prior convention (https://github.com/DmitryUlyanov/deep-image-prior, data/inpainting/*_mask.png).
-Anything that cannot be used as it is raises ``InputError`` (a ValueError) with one line naming the file and the fix;
+Anything that cannot be used as it is raises ``InputError`` (a ``UserError``) with one line naming the file and the fix;
 a mask without a hole raises ``NothingToInpaint`` so that the caller can skip the pair with that reason.
 Pillow reads the files; OpenCV only reads 16-bit colour PNGs, which Pillow would cut to 8 bits.
 """
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from dip_bench.contract import UserError, check_image_mask
 from dip_bench.datasets.errors import InputError, InputWarning, NothingToInpaint
 
 _SAVE_HINT = "re-save it as an 8- or 16-bit gray or RGB PNG"
@@ -84,20 +85,16 @@ def check_mask(mask: np.ndarray, path: str | Path, *, require_hole: bool = True)
 def check_pair(image: np.ndarray, mask: np.ndarray, image_path: str | Path, mask_path: str | Path) -> None:
     """Check an image (float32 H x W x C, C = 1 or 3, in [0, 1]) and mask (bool H x W, True = known) belong together.
 
-    Raises InputError for a wrong array type or shape or a size mismatch, and NothingToInpaint for a mask with no
+    The array checks are ``dip_bench.contract.check_image_mask`` (the one contract every method checks too), with
+    the file names in the messages. Raises InputError for anything wrong, and NothingToInpaint for a mask with no
     hole (after the other checks, so that a caller may catch it to skip the pair with its reason).
     """
-    shaped = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] in (1, 3)
-    if not (shaped and image.dtype == np.float32):
-        raise InputError(f"{image_path}: image must be a float32 H x W x C array, C = 1 or 3; load it with load_image")
-    if not (isinstance(mask, np.ndarray) and mask.dtype == bool and mask.ndim == 2):
-        raise InputError(f"{mask_path}: mask must be a bool H x W array (True = known); load it with load_mask")
-    if image.shape[:2] != mask.shape:
-        (ih, iw), (mh, mw) = image.shape[:2], mask.shape
-        raise InputError(
-            f"{mask_path}: mask is {mw}x{mh} (WxH) but image {image_path} is {iw}x{ih}; give the mask the image's"
-            " size (resize with nearest neighbour) or pick the matching mask"
-        )
+    try:
+        check_image_mask(image, mask, image_name=str(image_path), mask_name=str(mask_path))
+    except InputError:
+        raise
+    except UserError as error:
+        raise InputError(str(error)) from None
     check_mask(mask, mask_path)
 
 

@@ -251,10 +251,16 @@ def test_load_pair_checks_everything(tmp_path: Path, rgb: np.ndarray, known: np.
 def test_check_pair_refuses_wrong_arrays(known: np.ndarray) -> None:
     image = np.zeros((24, 32, 3), np.float32)
     check_pair(image, known, "a.png", "a_mask.png")
-    with pytest.raises(InputError, match="a.png: image must be a float32"):
+    with pytest.raises(InputError, match="a.png: must be a float32"):
         check_pair(image.astype(np.float64), known, "a.png", "a_mask.png")
-    with pytest.raises(InputError, match="a_mask.png: mask must be a bool"):
+    with pytest.raises(InputError, match="a_mask.png: must be a bool"):
         check_pair(image, known.astype(np.uint8), "a.png", "a_mask.png")
+    with pytest.raises(InputError, match="a.png: values must be finite and in"):
+        check_pair(np.full((24, 32, 3), np.nan, np.float32), known, "a.png", "a_mask.png")
+    with pytest.raises(InputError, match="a.png: values must be finite and in"):
+        check_pair(np.full((24, 32, 3), 255, np.float32), known, "a.png", "a_mask.png")
+    with pytest.raises(InputError, match="a.png: must be H x W x C"):
+        check_pair(np.zeros((24, 32), np.float32), known, "a.png", "a_mask.png")
 
 
 def test_no_warning_for_clean_inputs(tmp_path: Path, rgb: np.ndarray, known: np.ndarray) -> None:
