@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dip_bench.bench.atomic import check_writable_dir
+from dip_bench.contract import UserError
 from dip_bench.datasets import export_builtin, list_builtin, verify_manifest
 from dip_bench.datasets.builtin import MANIFEST
 
@@ -41,6 +43,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.dir.exists() and not args.dir.is_dir():
+        raise UserError(f"export {args.dir}: is a file; give a folder (it is created if missing)")
+    check_writable_dir(args.dir, "export")
     count = export_builtin(args.dir)
     print(f"wrote {count} PNG files to {args.dir}")
     return 0

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dip_bench.contract import UserError, composite
+from dip_bench.contract import UserError, composite, resolve_device
 from dip_bench.bench import metrics
-from dip_bench.bench.atomic import write_png
+from dip_bench.bench.atomic import check_output_file, write_png
 from dip_bench.bench.params import parse_params
-from dip_bench.bench.registry import create
+from dip_bench.bench.registry import _type_hints, create, get_method
 from dip_bench.datasets import check_pair, load_image, load_mask
 
 
@@ -38,17 +38,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every argument and path (the output's folder is created and written to before the fit), then inpaint."""
+    if args.iters is not None and args.iters < 1:
+        raise UserError(f"--iters {args.iters}: give a number of iterations >= 1")
+    if args.seed < 0:
+        raise UserError(f"--seed {args.seed}: a seed is an integer >= 0")
+    if args.out.suffix.lower() != ".png":
+        raise UserError(f"--out {args.out}: the output is written as PNG; give a name ending in .png")
+    check_output_file(args.out, "--out", {"the image": args.image, "the mask": args.mask,
+                                          "--reference": args.reference})
+    resolve_device(args.device)
+    spec = get_method(args.method)
+    params = parse_params(args.param, _type_hints(spec.load_factory()))
+    for option, key, value in (("--preset", "preset", args.preset), ("--iters", "iterations", args.iters),
+                               ("--weights", "weights", args.weights)):
+        if value is not None:
+            if key in params:
+                raise UserError(f"{option} and --param {key}= both given; give it once")
+            params[key] = value
+    spec.validate(params)
     image = load_image(args.image)
     mask = load_mask(args.mask, strict=args.strict)
     check_pair(image, mask, args.image, args.mask)
     reference = load_image(args.reference) if args.reference else None
     if reference is not None and reference.shape != image.shape:
         raise UserError(f"{args.reference}: reference is {reference.shape} but image is {image.shape}; "
-                         "give the clean version of the same image")
-    params = parse_params(args.param)
-    for key, value in (("preset", args.preset), ("iterations", args.iters), ("weights", args.weights)):
-        if value is not None:
-            params[key] = value
+                        "give the clean version of the same image")
+    reason = spec.unavailable_reason(**params)
+    if reason is not None:
+        raise UserError(f"{args.method}: cannot run here: {reason}")
     method = create(args.method, seed=args.seed, device=args.device, **params)
     bars: list[tqdm] = []
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dip_bench.bench.atomic import check_writable_dir
 from dip_bench.bench.report import write_report
+from dip_bench.bench.results import RESULTS, ROWS, has_results, rebuild_tables
+from dip_bench.contract import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,5 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(write_report(args.dir))
+    """Check ``DIR`` is a run folder, rebuild its tables from its row files, then write the report."""
+    folder = args.dir
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; give a run folder written by `dip-bench run --out DIR`")
+    if not has_results(folder):
+        raise UserError(f"{folder}: not a dip-bench run folder (no {ROWS}/ or {RESULTS}); give the --out of a run")
+    check_writable_dir(folder, "report")
+    rebuild_tables(folder)
+    print(write_report(folder))
     return 0

@@ -116,7 +116,7 @@ def test_shards_merge_to_the_whole(tiny_run: Path, tmp_path: Path):
 def test_killed_run_resumes_without_recomputing(tmp_path: Path):
     suite = write_suite(tmp_path, iterations=2000)
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "bench.cli", "run", "--suite", str(suite), "--out", str(out), "--no-report"]
+    command = [sys.executable, "-m", "dip_bench.bench.cli", "run", "--suite", str(suite), "--out", str(out), "--no-report"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                cwd=Path(__file__).resolve().parents[1])
     deadline = time.time() + 120

@@ -235,7 +235,7 @@ def test_pair_of_different_sizes_is_refused(tmp_path: Path, rgb: np.ndarray, kno
     image_path = tmp_path / "a.png"
     Image.fromarray(rgb).save(image_path)
     mask_path = save_mask(tmp_path / "a_mask.png", known[:20])
-    message = expect_error(lambda: load_pair(image_path, mask_path), mask_path, "mask is 32x20 (WxH)")
+    message = expect_error(lambda: load_pair(image_path, mask_path), mask_path, "is 32x20 (WxH)")
     assert str(image_path) in message and "32x24" in message
 
 
