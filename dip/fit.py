@@ -1,19 +1,28 @@
-"""The DIP fitting loop (Ulyanov et al. 2018, Algorithm of Sec. 3; official inpainting.ipynb ``closure``).
+"""The DIP fitting loop (Ulyanov et al. 2018, Sec. 3; official ``inpainting.ipynb`` / ``restoration.ipynb`` closures).
 
-Adam on the weights of ``net`` minimises the masked MSE ``mean(((net(z') - x̂) * m)²)`` over all C·H·W values, with
-m = 1 on known pixels and z' the input perturbed every step. Only the function below knows the loop; the
-``Inpainter`` in ``dip.inpainter`` prepares tensors and calls it.
+Adam on the weights of ``net`` minimises the masked MSE ``mean((net(z')·m − x̂·m)²)`` over all C·H·W values
+(``MSELoss()(out * mask, img * mask)``, as the notebooks write it), with m = 1 on known pixels and z' the input
+perturbed every step. Three optional behaviours of the originals are settings of ``FitConfig``:
+
+- ``final_output``: ``clean`` scores ``net(z)`` after the fit (inpainting.ipynb); ``perturbed`` scores the net's
+  output for the *last perturbed* input (restoration.ipynb, whose closure rebinds ``global net_input``);
+- ``guard_drop_db``: restoration.ipynb's backtracking (``Backtracking``), off unless set;
+- ``early_stop``: ES-WMV (Wang et al. 2021, sun-umn/Early_Stopping_for_DIP ``ES_WMV.ipynb``; ``WindowedVariance``).
+
+``FitStep`` exposes the step's phases (perturb, forward + loss, backward, update) so that the profiler and the FLOP
+counter run the same arithmetic; ``StepTimer`` and ``peak_memory`` are the one timing and memory helpers.
 """
 from __future__ import annotations
 
-import copy
 import math
+import resource
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dip_bench.contract import UserError
@@ -21,6 +30,7 @@ from dip_bench.contract import UserError
 PRECISIONS = ("fp32", "tf32", "bf16")
 PERTURBATIONS = ("fixed", "cumulative")
 EARLY_STOPS = ("wmv", "wmv-monitor")
+FINAL_OUTPUTS = ("clean", "perturbed")
 
 
 @dataclass(frozen=True)
@@ -28,22 +38,26 @@ class FitConfig:
     """Settings of one fit.
 
     ``perturbation``: ``fixed`` draws z' = z + σp·N(0, 1) afresh each step (official code); ``cumulative`` walks
-    z ← z + σp·N(0, 1) (DL59/ImPrior). ``every``: interval of the callback, of the loss read-out and of the divergence
-    guard, which restores the last good weights when the loss is not finite or the masked PSNR drops by more than
-    ``guard_drop_db`` (official restoration.ipynb: 5 dB); ``None`` disables it. ``ema``: weight of the exponential
-    moving average of outputs (official denoising: 0.99); when set, the average is the result.
-    ``early_stop``: ``wmv`` is ES-WMV (Wang et al. 2021): the running variance of the last ``wmv_window`` outputs,
-    stopping ``wmv_patience`` steps after its last new minimum and returning the minimum-variance iterate;
-    ``wmv-monitor`` records that choice but fits to the end (to compare final, oracle and ES iterates).
+    z ← z + σp·N(0, 1) before each step (DL59/ImPrior adds it after each step: its walk is one step behind ours).
+    ``final_output``: ``clean`` = net(z) after the last step (for ``cumulative``: at the walk's current z);
+    ``perturbed`` = net(z') for the last step's perturbed input z', with the final weights (restoration.ipynb).
+    ``every``: interval of the callback, of the loss read-out and of the ES-WMV stop-flag read.
+    ``guard_drop_db``: restoration.ipynb's backtracking (see ``Backtracking``), checked every ``guard_every`` calls;
+    ``None`` (default, as inpainting.ipynb) disables it. ``ema``: weight of the exponential moving average of outputs
+    (official denoising: 0.99); when set, the average is the result. ``early_stop``: ``wmv`` is ES-WMV (see
+    ``WindowedVariance``), stopping once its flag is up and returning the output at its best iteration;
+    ``wmv-monitor`` records that iteration but fits to the end.
     """
 
     iterations: int
     lr: float = 0.01
     sigma_p: float = 1 / 30
     perturbation: str = "fixed"
+    final_output: str = "clean"
     ema: float | None = None
     every: int = 50
-    guard_drop_db: float | None = 5.0
+    guard_drop_db: float | None = None
+    guard_every: int = 50
     precision: str = "fp32"
     early_stop: str | None = None
     wmv_window: int = 100
@@ -54,18 +68,26 @@ class FitConfig:
             raise UserError(f"iterations must be at least 1, got {self.iterations}")
         if self.perturbation not in PERTURBATIONS:
             raise UserError(f"unknown perturbation {self.perturbation!r}: choose one of {', '.join(PERTURBATIONS)}")
+        if self.final_output not in FINAL_OUTPUTS:
+            raise UserError(f"unknown final_output {self.final_output!r}: choose one of {', '.join(FINAL_OUTPUTS)}")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.early_stop is not None and self.early_stop not in EARLY_STOPS:
             raise UserError(f"unknown early stop {self.early_stop!r}: choose one of {', '.join(EARLY_STOPS)}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"ema must lie in (0, 1), got {self.ema}")
+        for name in ("every", "guard_every", "wmv_window", "wmv_patience"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.guard_drop_db is not None and not self.guard_drop_db > 0:
+            raise UserError(f"guard_drop_db must be positive (dB), got {self.guard_drop_db}")
 
 
 @dataclass
 class FitResult:
-    """``output``: (1, C, H, W) in [0, 1], the final ``net(z)`` (or the EMA). ``curve``: one dict per check with
-    ``iteration``, ``loss`` and, given a reference, ``psnr`` of that step's output. ``seconds_per_iter`` excludes the
+    """``output``: (1, C, H, W) in [0, 1], the final output (see ``FitConfig.final_output``), the EMA, or the ES-WMV
+    iterate. ``curve``: one dict per check with ``iteration``, ``loss`` and, given a reference, ``psnr`` of that step's
+    output. ``restore_iters``: the steps at which the backtracking fell back. ``seconds_per_iter`` excludes the
     warm-up iterations."""
 
     output: torch.Tensor
@@ -73,51 +95,136 @@ class FitResult:
     seconds: float
     seconds_per_iter: float
     curve: list[dict[str, float]] = field(default_factory=list)
-    restores: list[int] = field(default_factory=list)
+    restore_iters: list[int] = field(default_factory=list)
     early_stop: dict[str, float] = field(default_factory=dict)
 
 
 class WindowedVariance:
-    """ES-WMV state on the outputs' device: a ring buffer of the last W outputs, the minimum of their mean per-pixel
-    variance, its iteration and its output. ``update`` never synchronises with the host."""
+    """ES-WMV (Wang et al. 2021; the official ``ES_WMV.ipynb`` rule), kept on the outputs' device.
 
-    def __init__(self, window: int, like: torch.Tensor) -> None:
-        self.window = window
-        self.buffer = torch.zeros((window, *like.shape[1:]), device=like.device)
+    Every iteration t: append the output to a window of the last W; once W are held, the score is
+    ``mean_k(sum((mean_window − x_k)²) / x.size)``. A score strictly below the best sets ``best_iteration = t``, keeps
+    that output and resets a counter; otherwise the counter grows, and the stop flag rises when it reaches the
+    patience P. Once the flag is up nothing moves any more (the official code stops calling its check). Before any
+    score, the best iteration is 0 (the official initial value). ``update`` never synchronises with the host; read
+    ``stopped`` (a 0-d bool tensor) every few steps.
+    """
+
+    def __init__(self, window: int, patience: int, like: torch.Tensor) -> None:
+        self.window, self.patience = window, patience
+        device = like.device
+        self.buffer = torch.zeros((window, *like.shape[1:]), device=device)
         self.count = 0
-        self.min_variance = torch.full((), math.inf, device=like.device)
-        self.min_iteration = torch.full((), -1, dtype=torch.long, device=like.device)
-        self.best = torch.zeros_like(like)
+        self.best_score = torch.full((), math.inf, device=device)
+        self.best_iteration = torch.zeros((), dtype=torch.long, device=device)
+        self.wait = torch.zeros((), dtype=torch.long, device=device)
+        self.stopped = torch.zeros((), dtype=torch.bool, device=device)
+        self.stop_iteration = torch.full((), -1, dtype=torch.long, device=device)
+        self.best: torch.Tensor | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether the window has been full at least once (before that, there is no detection)."""
+        return self.count >= self.window
 
     def update(self, iteration: int, output: torch.Tensor) -> None:
+        """Add ``output`` (1, C, H, W), the output of step ``iteration`` (of the perturbed input)."""
+        output = output.detach().float()
+        if self.best is None:
+            self.best = output.clone()
         self.buffer[self.count % self.window] = output[0]
         self.count += 1
-        if self.count < self.window:
+        if not self.scored:
             return
-        variance = self.buffer.var(dim=0, unbiased=False).mean()
-        better = variance < self.min_variance
-        self.min_variance = torch.where(better, variance, self.min_variance)
-        self.min_iteration = torch.where(better, torch.full_like(self.min_iteration, iteration), self.min_iteration)
-        self.best = torch.where(better, output, self.best)
+        mean = self.buffer.mean(dim=0, keepdim=True)
+        score = (self.buffer - mean).square().flatten(1).sum(dim=1).div(output[0].numel()).mean()
+        active = ~self.stopped
+        improved = active & (score < self.best_score)
+        self.best_score = torch.where(improved, score, self.best_score)
+        self.best_iteration.masked_fill_(improved, iteration)
+        self.best = torch.where(improved, output, self.best)
+        self.wait = torch.where(improved, torch.zeros_like(self.wait), self.wait + active.long())
+        newly = active & (self.wait >= self.patience)
+        self.stop_iteration.masked_fill_(newly, iteration)
+        self.stopped = self.stopped | newly
+
+
+class Backtracking:
+    """restoration.ipynb's fall-back, called after ``backward()`` and before the optimiser step of every step.
+
+    The closure keeps its own call counter; on every ``every``-th call it computes the masked PSNR of this step's
+    output, ``−10·log10(loss)`` (the loss is the MSE over all values of ``out·m`` against ``x̂·m``, which is what
+    the notebook's ``compare_psnr(img_masked, out·m)`` measures). If it fell more than ``drop_db`` below the last
+    checkpoint's, the parameters (only: Adam's moments are kept) are copied back from the checkpoint, the step still
+    runs with the gradients already computed, and the counter does not advance, so the next step is checked again.
+    Otherwise the checkpoint (parameters and masked PSNR) is refreshed and the counter advances. The first
+    checkpoint's PSNR starts at 0 dB, as in the notebook. One difference: a non-finite loss counts as a fall (the
+    notebook's comparison is False for NaN, so it would checkpoint NaN weights).
+    """
+
+    def __init__(self, net: nn.Module, drop_db: float, every: int) -> None:
+        self.params = [p for p in net.parameters()]
+        self.drop_db, self.every = drop_db, every
+        self.calls = 0
+        self.saved: list[torch.Tensor] | None = None
+        self.last_psnr = 0.0
+        self.restore_iters: list[int] = []
+
+    @torch.no_grad()
+    def __call__(self, iteration: int, loss: torch.Tensor) -> None:
+        if self.calls % self.every:
+            self.calls += 1
+            return
+        value = float(loss)
+        psnr = -10.0 * math.log10(value) if value > 0 else math.inf
+        if not math.isfinite(value) or psnr - self.last_psnr < -self.drop_db:
+            if self.saved is not None:
+                for param, saved in zip(self.params, self.saved):
+                    param.copy_(saved)
+                self.restore_iters.append(iteration)
+                return
+        else:
+            self.saved = [p.detach().clone() for p in self.params]
+            self.last_psnr = psnr
+        self.calls += 1
+
+
+def _set_cuda_tf32(enabled: bool) -> Callable[[], None]:
+    """Switch TF32 for cuDNN convolutions and CUDA matmuls; return a function that restores the previous settings.
+
+    torch >= 2.9 has ``torch.backends.cudnn.conv.fp32_precision`` ('ieee' | 'tf32'); older releases the
+    ``allow_tf32`` flags."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        matmul = torch.backends.cuda.matmul
+        saved = (conv.fp32_precision, matmul.fp32_precision)
+        conv.fp32_precision = matmul.fp32_precision = "tf32" if enabled else "ieee"
+
+        def restore() -> None:
+            conv.fp32_precision, matmul.fp32_precision = saved
+    else:
+        old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
+
+        def restore() -> None:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+    return restore
 
 
 @contextmanager
 def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
     """fp32 = IEEE fp32 everywhere (cuDNN would default to TF32); tf32 = TF32 convs and matmuls; bf16 = autocast."""
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     if device.type != "cuda":
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-        with ctx:
+        with autocast:
             yield
         return
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    saved = (conv.fp32_precision, matmul.fp32_precision)
-    mode = "ieee" if precision == "fp32" else "tf32"
-    conv.fp32_precision = matmul.fp32_precision = mode
+    restore = _set_cuda_tf32(precision != "fp32")
     try:
-        with torch.autocast("cuda", dtype=torch.bfloat16) if precision == "bf16" else nullcontext():
+        with autocast:
             yield
     finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
+        restore()
 
 
 def _psnr(output: torch.Tensor, reference: torch.Tensor) -> float:
@@ -127,18 +234,24 @@ def _psnr(output: torch.Tensor, reference: torch.Tensor) -> float:
     return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
-class _Timer:
-    """Wall time between ``start`` and ``stop``: CUDA events on GPU, ``perf_counter`` on CPU."""
+class StepTimer:
+    """Wall time of a stretch of device work: CUDA events on GPU (one synchronisation, at ``stop``),
+    ``time.perf_counter`` on CPU (where every op has finished when it returns)."""
 
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
         if self.cuda:
             self.begin, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        self.t0 = math.nan
 
     def start(self) -> None:
-        self.begin.record() if self.cuda else setattr(self, "t0", time.perf_counter())
+        if self.cuda:
+            self.begin.record()
+        else:
+            self.t0 = time.perf_counter()
 
     def stop(self) -> float:
+        """Seconds since ``start``."""
         if self.cuda:
             self.end.record()
             self.end.synchronize()
@@ -146,54 +259,74 @@ class _Timer:
         return time.perf_counter() - self.t0
 
 
+def peak_memory(device: torch.device) -> tuple[float, str]:
+    """(MiB, what it is): the CUDA allocator's peak since the last reset, or the process's max RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "CUDA allocator peak (torch.cuda.max_memory_allocated)"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS so far: CPU, whole process"
+
+
 class FitStep:
-    """One DIP iteration as a callable: perturb z, forward, masked loss, backward, Adam step.
+    """One DIP iteration, in phases: ``perturbed_input`` → ``forward_loss`` → ``backward`` → ``update``.
 
     Shapes: ``z`` (1, Cz, H, W); ``target`` (1, C, H, W) in [0, 1]; ``mask`` (1, 1, H, W) with 1 = known,
-    0 = hole; all on the net's device; ``generator`` (same device) draws the perturbations. Calling it returns the
-    loss (a 0-d tensor, not synchronised) and that step's output (1, C, H, W). The profiler times exactly this.
+    0 = hole; all on the net's device; ``generator`` (same device) draws the perturbations (``None`` only when no
+    perturbation is drawn, e.g. for counting FLOPs). Calling the step runs the phases and returns the loss (a 0-d
+    tensor, not synchronised) and that step's output (1, C, H, W); ``after_backward(loss)`` runs between the
+    backward pass and the optimiser step (where restoration.ipynb backtracks). The profiler times exactly this.
     """
 
     def __init__(self, net: nn.Module, z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                 config: FitConfig, generator: torch.Generator) -> None:
+                 config: FitConfig, generator: torch.Generator | None) -> None:
         self.net, self.target, self.mask, self.config, self.generator = net, target, mask, config, generator
+        self.target_masked = target * mask
         self.optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.z_base = z.detach().clone()
         self.z_walk = self.z_base.clone()
         self.noise = torch.empty_like(self.z_base)
+        self.last_input = self.z_base
 
     def perturbed_input(self) -> torch.Tensor:
-        """z' for this step: z + σp·ε (fixed) or the random walk z ← z + σp·ε (cumulative)."""
+        """z' for this step: z + σp·ε (fixed) or the random walk z ← z + σp·ε (cumulative); kept as ``last_input``."""
         config = self.config
         if config.sigma_p <= 0:
             return self.z_base
         self.noise.normal_(generator=self.generator)
         if config.perturbation == "fixed":
-            return self.z_base + config.sigma_p * self.noise
-        return self.z_walk.add_(self.noise, alpha=config.sigma_p)
+            self.last_input = self.z_base + self.noise * config.sigma_p
+        else:
+            self.last_input = self.z_walk.add_(self.noise, alpha=config.sigma_p)
+        return self.last_input
 
-    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        z_in = self.perturbed_input()
-        self.optimiser.zero_grad(set_to_none=True)
+    def forward_loss(self, z_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output (1, C, H, W) float32, masked MSE over all C·H·W values) for input ``z_in``."""
         out = self.net(z_in).float()
-        loss = ((out - self.target) * self.mask).square().mean()
+        return out, F.mse_loss(out * self.mask, self.target_masked)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
+
+    def update(self) -> None:
         self.optimiser.step()
+
+    def __call__(self, after_backward: Callable[[torch.Tensor], None] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        out, loss = self.forward_loss(self.perturbed_input())
+        self.backward(loss)
+        if after_backward is not None:
+            after_backward(loss)
+        self.update()
         return loss.detach(), out.detach()
 
     @torch.no_grad()
-    def final_output(self) -> torch.Tensor:
-        """net(z) without perturbation (the official result), or at the walk's current z (cumulative)."""
-        return self.net(self.z_base if self.config.perturbation == "fixed" else self.z_walk).float()
-
-    def snapshot(self) -> tuple[list[torch.Tensor], dict]:
-        return [p.detach().clone() for p in self.net.parameters()], copy.deepcopy(self.optimiser.state_dict())
-
-    @torch.no_grad()
-    def restore(self, saved: tuple[list[torch.Tensor], dict]) -> None:
-        for param, value in zip(self.net.parameters(), saved[0]):
-            param.copy_(value)
-        self.optimiser.load_state_dict(copy.deepcopy(saved[1]))
+    def final_output(self, which: str | None = None) -> torch.Tensor:
+        """The fit's result with the current weights (``which`` defaults to ``config.final_output``): ``clean`` =
+        net(z) (for a cumulative walk: at its current z), ``perturbed`` = net(last perturbed input)."""
+        which = which or self.config.final_output
+        if which == "perturbed" or self.config.perturbation == "cumulative":
+            return self.net(self.last_input).float()
+        return self.net(self.z_base).float()
 
 
 def fit_dip(
@@ -210,59 +343,47 @@ def fit_dip(
     """Fit ``net`` so that ``net(z)`` matches ``target`` on the known pixels (shapes as in ``FitStep``).
 
     ``reference`` (1, C, h, w), h <= H, w <= W, is compared with the top-left h x w of each checked output (the
-    unpadded image) for the PSNR curve; it never enters the loss.
+    unpadded image) for the PSNR curve and the ES-WMV iterate's PSNR; it never enters the loss.
     """
     step = FitStep(net, z, target, mask, config, generator)
-    known_fraction = float(mask.mean())
+    guard = Backtracking(net, config.guard_drop_db, config.guard_every) if config.guard_drop_db else None
+    wmv = WindowedVariance(config.wmv_window, config.wmv_patience, target) if config.early_stop else None
     ema: torch.Tensor | None = None
     curve: list[dict[str, float]] = []
-    restores: list[int] = []
-    saved: tuple[list[torch.Tensor], dict] | None = None
-    last_masked_psnr = -math.inf
     warmup = min(10, config.iterations // 10)
-    timer = _Timer(target.device)
+    timer = StepTimer(target.device)
     wall_start = time.perf_counter()
     last = config.iterations - 1
-    wmv = WindowedVariance(config.wmv_window, target) if config.early_stop else None
     iterations = config.iterations
 
     with precision_mode(config.precision, target.device):
         for it in range(config.iterations):
             if it == warmup:
                 timer.start()
-            loss, out = step()
+            loss, out = step(None if guard is None else lambda value, it=it: guard(it, value))
             if wmv is not None:
                 wmv.update(it, out)
             if config.ema is not None:
                 ema = out.clone() if ema is None else ema.mul_(config.ema).add_(out, alpha=1 - config.ema)
             if it % config.every and it != last:
                 continue
-            loss_value = float(loss)
-            stats = {"iteration": float(it), "loss": loss_value}
+            stats = {"iteration": float(it), "loss": float(loss)}
             if reference is not None:
                 stats["psnr"] = _psnr(out, reference)
             curve.append(stats)
-            if config.guard_drop_db is not None:
-                finite = math.isfinite(loss_value)
-                masked_psnr = -10.0 * math.log10(max(loss_value / known_fraction, 1e-30)) if finite else -math.inf
-                if saved is not None and (not finite or masked_psnr < last_masked_psnr - config.guard_drop_db):
-                    step.restore(saved)
-                    restores.append(it)
-                elif finite:
-                    saved = step.snapshot()
-                    last_masked_psnr = masked_psnr
             if callback is not None:
                 callback(it, stats)
-            if (config.early_stop == "wmv" and wmv is not None and int(wmv.min_iteration) >= 0
-                    and it - int(wmv.min_iteration) >= config.wmv_patience):
+            if config.early_stop == "wmv" and wmv is not None and bool(wmv.stopped):
                 iterations = it + 1
                 break
         loop_seconds = timer.stop() if iterations > warmup else math.nan
         final = step.final_output()
     output = ema if ema is not None else final
     early: dict[str, float] = {}
-    if wmv is not None and int(wmv.min_iteration) >= 0:
-        early = {"es_iter": int(wmv.min_iteration), "es_saved_iters": config.iterations - iterations}
+    if wmv is not None and wmv.scored:
+        early = {"es_iter": int(wmv.best_iteration), "es_saved_iters": config.iterations - iterations}
+        if bool(wmv.stopped):
+            early["es_stop_iter"] = int(wmv.stop_iteration)
         if reference is not None:
             early["es_psnr"] = _psnr(wmv.best, reference)
         if config.early_stop == "wmv":
@@ -273,6 +394,6 @@ def fit_dip(
         seconds=time.perf_counter() - wall_start,
         seconds_per_iter=loop_seconds / max(iterations - warmup, 1),
         curve=curve,
-        restores=restores,
+        restore_iters=list(guard.restore_iters) if guard is not None else [],
         early_stop=early,
     )

@@ -2,12 +2,14 @@
 
 Boundary: image float32 H x W x C in [0, 1] (C = 1 or 3), mask bool H x W with True = known. The image is
 reflect-padded at the bottom/right to the multiple the net needs (padded pixels count as holes, so they never enter
-the loss) and the output is cropped back, so no pixel is lost. The returned image is the raw network output (the DIP
-papers' protocol); known pixels are *not* pasted back here.
+the loss) and the output is cropped back, so no pixel is lost; a preset with ``fit_size = "native"`` fits at the
+image's own size instead whenever the net maps that size to itself (restoration.ipynb's 514 x 514 barbara). The
+returned image is the raw network output (the DIP papers' protocol); known pixels are *not* pasted back here.
 """
 from __future__ import annotations
 
-import resource
+import copy
+import inspect
 import time
 from dataclasses import dataclass
 from collections.abc import Callable, Mapping
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from dip_bench.contract import UserError, check_image_mask, resolve_device
-from dip_bench.dip.fit import FitConfig, FitStep, fit_dip
+from dip_bench.dip.fit import FitConfig, FitStep, fit_dip, peak_memory
 from dip_bench.dip.inputs import make_input
 from dip_bench.dip.nets import NETS, count_parameters
 from dip_bench.dip.presets import get_preset
@@ -30,8 +32,6 @@ DEFAULT_PRESETS = {
     "encdec-res": "gerardtho",
     "bicubic": "imprior",
 }
-
-
 
 @dataclass(frozen=True)
 class _Problem:
@@ -61,8 +61,10 @@ class DIPInpainter:
     """Deep Image Prior inpainting with one of the nets in ``dip.nets.NETS``.
 
     ``preset`` names the fit settings (``dip/presets.toml``); every other keyword overrides one setting of it.
-    ``upsample_mode`` overrides the skip net's upsampling (ablations). ``seed`` fixes z, the weight init and the
-    perturbation stream: on CPU the same seed gives a byte-identical result.
+    ``upsample_mode`` overrides the net's upsampling (ablations). ``final_output`` ('clean' | 'perturbed') and
+    ``guard`` (restoration.ipynb's backtracking on/off; threshold from the preset, else 5 dB) override the preset's.
+    ``seed`` fixes z, the weight init and the perturbation stream: on CPU the same seed gives a byte-identical result
+    (for the same CPU instruction set, thread count and versions).
     """
 
     def __init__(
@@ -79,6 +81,8 @@ class DIPInpainter:
         input: str | None = None,
         input_channels: int | None = None,
         upsample_mode: str | None = None,
+        final_output: str | None = None,
+        guard: bool | None = None,
         ema: float | None = None,
         precision: str = "fp32",
         early_stop: str | None = None,
@@ -95,14 +99,17 @@ class DIPInpainter:
         self.device = resolve_device(device)
         self.preset = get_preset(preset or DEFAULT_PRESETS[net]).with_overrides(
             iterations=iterations, lr=lr, sigma_p=sigma_p, perturbation=perturbation, input=input,
-            input_channels=input_channels,
+            input_channels=input_channels, final_output=final_output,
         )
-        self.net_args = dict(self.preset.net_args) if net == "skip" else {}
+        self.net_args = dict(self.preset.net_args) if net == self.preset.net else {}
         if upsample_mode is not None:
             self.net_args["upsample_mode"] = upsample_mode
+        _check_net_args(net, self.preset.name, self.net_args)
+        guard_db = {None: self.preset.guard_drop_db, True: self.preset.guard_drop_db or 5.0, False: None}[guard]
         self.config = FitConfig(
             iterations=self.preset.iterations, lr=self.preset.lr, sigma_p=self.preset.sigma_p,
-            perturbation=self.preset.perturbation, ema=ema, every=every, precision=precision,
+            perturbation=self.preset.perturbation, final_output=self.preset.final_output, ema=ema, every=every,
+            guard_drop_db=guard_db, precision=precision,
             early_stop=early_stop, wmv_window=wmv_window, wmv_patience=wmv_patience,
         )
         self.channels_last = channels_last
@@ -124,7 +131,8 @@ class DIPInpainter:
                 f"image is {w}x{h} but {self.net_name} with preset {self.preset.name!r} needs at least "
                 f"{net.min_size}x{net.min_size}: use a larger image or a shallower preset"
             )
-        pad_h, pad_w = -h % net.size_multiple, -w % net.size_multiple
+        native = self.preset.fit_size == "native" and _keeps_size(net, self.preset.input_channels, h, w)
+        pad_h, pad_w = (0, 0) if native else (-h % net.size_multiple, -w % net.size_multiple)
         padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect").astype(np.float32)
         known = np.pad(mask, ((0, pad_h), (0, pad_w)), mode="constant", constant_values=False)
         seed_z, _, seed_noise = _seeds(self.seed)
@@ -180,18 +188,30 @@ class DIPInpainter:
             "lr": self.preset.lr,
             "sigma_p": self.preset.sigma_p,
             "perturbation": self.preset.perturbation,
+            "final_output": self.config.final_output,
+            "guard_drop_db": self.config.guard_drop_db,
+            "fit_size": list(problem.target.shape[-2:]),
             "precision": self.config.precision,
             "seed": self.seed,
-            "restores": result.restores,
+            "restores": len(result.restore_iters),
+            "restore_iters": result.restore_iters,
             "curve": result.curve,
-            "peak_memory_mb": _peak_memory_mb(self.device),
+            "peak_memory_mb": peak_memory(self.device)[0],
             **result.early_stop,
         }
         return output, record
 
 
-def _peak_memory_mb(device: torch.device) -> float:
-    """Peak memory in MiB: CUDA allocator peak on GPU, the process's peak resident set on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _check_net_args(net: str, preset: str, net_args: dict[str, Any]) -> None:
+    """Every key of ``net_args`` must be a keyword of the net's builder (a UserError names the first that is not)."""
+    accepted = inspect.signature(NETS[net]).parameters
+    for key in net_args:
+        if key not in accepted:
+            raise UserError(f"preset {preset!r} sets {key} for the {net} net, whose builder does not accept it in "
+                            f"this version: choose another preset or drop {key} from dip/presets.toml")
+
+
+def _keeps_size(net: torch.nn.Module, in_channels: int, h: int, w: int) -> bool:
+    """Whether ``net`` maps an H x W input to an H x W output (checked on meta tensors: no arithmetic runs)."""
+    shadow = copy.deepcopy(net).to("meta")
+    return tuple(shadow(torch.empty(1, in_channels, h, w, device="meta")).shape[-2:]) == (h, w)

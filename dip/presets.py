@@ -16,12 +16,21 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
+FIT_SIZES = ("padded", "native")
 
 
 @dataclass(frozen=True)
 class Preset:
     """Fit settings of one task. ``sigma_p`` is the std of the per-step input perturbation; ``perturbation`` is
-    ``fixed`` (official: z_saved + σp·N(0, 1) redrawn each step) or ``cumulative`` (DL59/ImPrior: z += σp·N(0, 1))."""
+    ``fixed`` (official: z_saved + σp·N(0, 1) redrawn each step) or ``cumulative`` (DL59/ImPrior: z += σp·N(0, 1)).
+
+    ``final_output``: ``clean`` = net(z) (inpainting.ipynb) or ``perturbed`` = net(last perturbed z)
+    (restoration.ipynb). ``guard_drop_db``: restoration.ipynb's backtracking threshold in dB, or None (off; the
+    inpainting notebooks, GerardTho and ImPrior have none). ``fit_size``: ``padded`` reflect-pads the image to the
+    net's size multiple; ``native`` fits at the image's own size when the net maps that size to itself (the skip
+    net's concatenations crop, so restoration.ipynb fits barbara at 514 x 514), else pads. ``net_args`` are keyword
+    arguments of the builder of ``net`` (a name in ``dip.nets.NETS``) and apply only when that net is used.
+    """
 
     name: str
     description: str
@@ -32,7 +41,16 @@ class Preset:
     iterations: int
     sigma_p: float
     perturbation: str
+    final_output: str = "clean"
+    guard_drop_db: float | None = None
+    fit_size: str = "padded"
+    net: str | None = None
     net_args: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fit_size not in FIT_SIZES:
+            raise UserError(f"preset {self.name!r}: unknown fit_size {self.fit_size!r}: choose one of "
+                            f"{', '.join(FIT_SIZES)}")
 
     def with_overrides(self, **overrides: Any) -> Preset:
         """A copy with the non-None overrides applied."""
