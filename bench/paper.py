@@ -1,5 +1,7 @@
-"""The DIP paper's Table 1 protocol: 50 % of pixels dropped by a seeded Bernoulli mask, PSNR of the *raw* network
-output over the whole image, official ``pixels`` preset (LR 0.001, 11000 iterations, bilinear, skip channels 4)."""
+"""The DIP paper's Table 1 protocol (restoration.ipynb): the image reflect-padded by 1 px per side (barbara
+514 x 514; ``pad = 1`` in the suite), 50 % of pixels dropped by a seeded Bernoulli mask drawn at that size, the
+official ``pixels`` preset (LR 0.001, 11000 iterations, bilinear, skip channels 4, backtracking on, fit at the
+image's own size), PSNR of the *raw* output for the last perturbed input over the whole (padded) image."""
 from __future__ import annotations
 
 import io

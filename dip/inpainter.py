@@ -131,7 +131,7 @@ class DIPInpainter:
                 f"image is {w}x{h} but {self.net_name} with preset {self.preset.name!r} needs at least "
                 f"{net.min_size}x{net.min_size}: use a larger image or a shallower preset"
             )
-        native = self.preset.fit_size == "native" and _keeps_size(net, self.preset.input_channels, h, w)
+        native = self.preset.fit_size == "native" and keeps_size(net, self.preset.input_channels, h, w)
         pad_h, pad_w = (0, 0) if native else (-h % net.size_multiple, -w % net.size_multiple)
         padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect").astype(np.float32)
         known = np.pad(mask, ((0, pad_h), (0, pad_w)), mode="constant", constant_values=False)
@@ -211,7 +211,7 @@ def _check_net_args(net: str, preset: str, net_args: dict[str, Any]) -> None:
                             f"this version: choose another preset or drop {key} from dip/presets.toml")
 
 
-def _keeps_size(net: torch.nn.Module, in_channels: int, h: int, w: int) -> bool:
+def keeps_size(net: torch.nn.Module, in_channels: int, h: int, w: int) -> bool:
     """Whether ``net`` maps an H x W input to an H x W output (checked on meta tensors: no arithmetic runs)."""
     shadow = copy.deepcopy(net).to("meta")
     return tuple(shadow(torch.empty(1, in_channels, h, w, device="meta")).shape[-2:]) == (h, w)

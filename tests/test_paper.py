@@ -46,3 +46,14 @@ def test_paper_suite_covers_the_official_examples(shared_data: Path):
     assert {("kate", "text"), ("vase", "region"), ("library", "large-region"), ("barbara", "pixels")} <= presets
     barbara = next(pair for pair in pairs if pair.image_name == "barbara")
     assert abs((~barbara.mask).mean() - 0.5) < 0.01
+    assert barbara.image.shape[:2] == barbara.mask.shape == (514, 514)  # restoration.ipynb's 1 px reflect pad
+
+
+def test_table1_net_fits_barbara_at_514_without_padding():
+    """The pixels preset's skip net maps 514 x 514 to itself (its concatenations crop), so it fits at 514 as the
+    notebook does instead of padding to the next multiple of 32."""
+    from dip_bench.dip.inpainter import DIPInpainter, keeps_size
+
+    inpainter = DIPInpainter("skip", preset="pixels")
+    assert keeps_size(inpainter.build_net(1), 32, 514, 514)
+    assert inpainter.preset.fit_size == "native"
