@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from PIL import Image
+from scipy import ndimage
 
 from dip_bench.bench.atomic import write_bytes, write_text
-from dip_bench.bench.results import row_id
 
 DPI = 120
-MAX_GRID_ROWS = 6
+MAX_GRID_PAIRS = 6
+#: a derived hole-PSNR curve is drawn only when its last point lies within this many dB of the row's final value
+CURVE_CHECK_DB = 2.0
 
 
 class FigureSkipped(Exception):
@@ -63,11 +68,61 @@ def _show(ax, image: np.ndarray | None, title: str, placeholder: str = "file mis
     ax.set_yticks([])
 
 
-def _grid_pairs(ok: pd.DataFrame, inputs: Path, limit: int) -> list[tuple[str, str]]:
-    """(image, mask) pairs with a masked input on disk, round-robin over mask kinds so the rows show variety."""
+def legacy_output(row: Mapping[str, Any]) -> str:
+    """``outputs/<method>__<preset or ->__<image>__<mask>__s<seed>.png``, the output name of stores without an
+    ``output`` column."""
+    preset = row["preset"] if isinstance(row["preset"], str) and row["preset"] else "-"
+    return f"outputs/{row['method']}__{preset}__{row['image']}__{row['mask']}__s{int(row['seed'])}.png"
+
+
+def output_path(row: Mapping[str, Any]) -> str:
+    """The row's output PNG relative to the run folder: its ``output`` column when set, else ``legacy_output``."""
+    value = row.get("output")
+    return str(value) if isinstance(value, str) and value else legacy_output(row)
+
+
+def input_paths(image: str, mask: str) -> tuple[str, str]:
+    """(clean image, masked input with white holes), relative to the run folder."""
+    return f"inputs/{image}.png", f"inputs/{image}__{mask}.png"
+
+
+def hole_of(run_dir: Path, image: str, mask: str) -> np.ndarray | None:
+    """H x W bool, True = hole, where the masked input differs from the clean image (closed by one pixel, since a
+    white pixel of the image looks the same in both); None when either file is missing."""
+    clean, masked = (Path(run_dir) / path for path in input_paths(image, mask))
+    if not clean.exists() or not masked.exists():
+        return None
+    a, b = _read_png(clean), _read_png(masked)
+    if a.shape != b.shape:
+        return None
+    differs = a != b if a.ndim == 2 else (a != b).any(axis=-1)
+    return ndimage.binary_closing(differs, iterations=1) | differs
+
+
+def crop_box(hole: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a square zoom on the largest connected hole component (8-connectivity), centred
+    on its deepest pixel (farthest from any known pixel, where a fill is hardest), six times that depth wide, between
+    a quarter and a half of the shorter image side, inside the image; the whole image when there is no hole."""
+    height, width = hole.shape
+    if not hole.any():
+        return 0, height, 0, width
+    labels, count = ndimage.label(hole, structure=np.ones((3, 3), bool))
+    sizes = ndimage.sum_labels(hole, labels, index=np.arange(1, count + 1))
+    largest = labels == 1 + int(np.argmax(sizes))
+    depth = ndimage.distance_transform_edt(largest)
+    centre_r, centre_c = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    short = min(height, width)
+    side = int(np.clip(6 * depth.max(), short / 4, short / 2))
+    top = int(np.clip(centre_r - side // 2, 0, height - side))
+    left = int(np.clip(centre_c - side // 2, 0, width - side))
+    return top, top + side, left, left + side
+
+
+def grid_pairs(ok: pd.DataFrame, run_dir: Path, limit: int = MAX_GRID_PAIRS) -> list[tuple[str, str]]:
+    """(image, mask) pairs with both inputs on disk, round-robin over mask kinds so the rows show variety."""
     by_mask: dict[str, list[str]] = {}
     for image, mask in ok[["image", "mask"]].drop_duplicates().itertuples(index=False):
-        if (inputs / f"{image}__{mask}.png").exists():
+        if all((Path(run_dir) / path).exists() for path in input_paths(str(image), str(mask))):
             by_mask.setdefault(str(mask), []).append(str(image))
     chosen: list[tuple[str, str]] = []
     depth = 0
@@ -77,40 +132,54 @@ def _grid_pairs(ok: pd.DataFrame, inputs: Path, limit: int) -> list[tuple[str, s
     return chosen[:limit]
 
 
-def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_rows: int = MAX_GRID_ROWS) -> Path:
-    """``grid.png``: one row per (image, mask) pair (at most ``max_rows``, lowest seed), columns masked input, each
-    method's composited output titled with its PSNR, ground truth."""
+def pair_rows(ok: pd.DataFrame, image: str, mask: str) -> pd.DataFrame:
+    """The ok rows of one pair, one per method label (its lowest seed), in run order."""
+    rows = ok[(ok["image"].astype(str) == image) & (ok["mask"].astype(str) == mask)]
+    return rows.sort_values("seed", kind="stable").drop_duplicates("label").sort_index()
+
+
+def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_pairs: int = MAX_GRID_PAIRS) -> Path:
+    """``grid.png``: per (image, mask) pair two rows, the full images and below them a zoom on the largest hole
+    (the square marked on the input); columns: masked input, each method that ran on the pair (composited output,
+    hole PSNR), ground truth."""
     run_dir = Path(run_dir)
-    inputs, outputs = run_dir / "inputs", run_dir / "outputs"
-    if not outputs.is_dir() or not inputs.is_dir():
-        raise FigureSkipped(f"no {'outputs' if not outputs.is_dir() else 'inputs'}/ folder in the run folder")
-    pairs = _grid_pairs(ok, inputs, max_rows)
+    pairs = grid_pairs(ok, run_dir, max_pairs)
     if not pairs:
-        raise FigureSkipped("no masked input images in inputs/ for the ok rows")
-    labels = list(ok["label"].unique())
-    figure = Figure(figsize=(2.0 * (len(labels) + 2), 2.2 * len(pairs)), layout="constrained")
-    axes = np.atleast_2d(figure.subplots(len(pairs), len(labels) + 2, squeeze=False))
+        raise FigureSkipped("no inputs/ images for the ok rows")
+    blocks = [(image, mask, pair_rows(ok, image, mask)) for image, mask in pairs]
+    ncols = max(len(rows) for _, _, rows in blocks) + 2
+    figure = Figure(figsize=(1.75 * ncols, 3.7 * len(blocks)), layout="constrained")
+    axes = figure.subplots(2 * len(blocks), ncols, squeeze=False)
     drawn = []
-    for r, (image, mask) in enumerate(pairs):
-        rows = ok[(ok["image"].astype(str) == image) & (ok["mask"].astype(str) == mask)]
+    for b, (image, mask, rows) in enumerate(blocks):
+        hole = hole_of(run_dir, image, mask)
+        box = crop_box(hole) if hole is not None else None
+        clean, masked = input_paths(image, mask)
         ratio = rows["hole_ratio"].dropna()
-        hole = f", {100 * ratio.iloc[0]:.0f} % hole" if len(ratio) else ""
-        _show(axes[r, 0], _read_png(inputs / f"{image}__{mask}.png"), f"input: {image}\n{mask}{hole}")
-        for c, label in enumerate(labels, start=1):
-            mine = rows[rows["label"] == label].sort_values("seed")
-            if mine.empty:
-                _show(axes[r, c], None, label, placeholder="not run on this pair")
+        percent = f", {100 * ratio.iloc[0]:.0f} % hole" if len(ratio) else ""
+        panels = [(masked, f"input: {image}\n{mask}{percent}", None)]
+        panels += [(output_path(row), f"{row['label']}\nhole {row['psnr_hole']:.2f} dB", row)
+                   for row in rows.to_dict("records")]
+        panels.append((clean, "ground truth", None))
+        for c in range(ncols):
+            full, zoom = axes[2 * b, c], axes[2 * b + 1, c]
+            if c >= len(panels):
+                full.set_visible(False)
+                zoom.set_visible(False)
                 continue
-            row = mine.iloc[0].to_dict()
-            path = outputs / f"{row_id(row)}.png"
-            title = f"{label}\n{row['psnr']:.2f} dB (hole {row['psnr_hole']:.2f})"
-            _show(axes[r, c], _read_png(path) if path.exists() else None, title)
-            drawn.append({"image": image, "mask": mask, "label": label, "seed": int(row["seed"]),
-                          "psnr": row["psnr"], "psnr_hole": row["psnr_hole"],
-                          "file": f"outputs/{path.name}" if path.exists() else ""})
-        truth = inputs / f"{image}.png"
-        _show(axes[r, -1], _read_png(truth) if truth.exists() else None, "ground truth")
-    figure.suptitle("Composited outputs (PSNR over the whole image; hole PSNR in brackets)")
+            path, title, row = panels[c]
+            pixels = _read_png(run_dir / path) if (run_dir / path).exists() else None
+            _show(full, pixels, title)
+            top, bottom, left, right = box or (0, None, 0, None)
+            _show(zoom, None if pixels is None else pixels[top:bottom, left:right], "zoom: largest hole" if c == 0 else "")
+            if c == 0 and pixels is not None and box is not None:
+                full.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                                         edgecolor="red", linewidth=1.2))
+            if row is not None:
+                drawn.append({"image": image, "mask": mask, "label": row["label"], "seed": int(row["seed"]),
+                              "psnr_hole": row["psnr_hole"], "file": path if pixels is not None else "",
+                              "crop": "" if box is None else f"{top}:{bottom},{left}:{right}"})
+    figure.suptitle("Composited outputs of the methods that ran on each pair, with a zoom on the largest hole")
     return _save(figure, pd.DataFrame(drawn), out_dir, "grid")
 
 
@@ -143,75 +212,76 @@ def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, 
     return _save(figure, mean, out_dir, "curves")
 
 
-def _grouped_bars(ax, table: pd.DataFrame, colours: dict[str, tuple[float, ...]], ylabel: str) -> None:  # noqa: ANN001
-    masks = list(table["mask"].unique())
-    labels = list(table["label"].unique())
-    width = 0.8 / len(labels)
-    x = np.arange(len(masks))
-    for i, label in enumerate(labels):
-        mine = table[table["label"] == label].set_index("mask").reindex(masks)
-        ax.bar(x + (i - (len(labels) - 1) / 2) * width, mine["mean"], width, yerr=mine["std"].fillna(0.0),
-               capsize=2, label=label, color=colours.get(label))
-    ax.set_xticks(x, masks, rotation=30, ha="right")
-    ax.set_xlabel("mask kind")
-    ax.set_ylabel(ylabel)
-    ax.grid(axis="y", alpha=0.3)
+def curve_hole_psnr(curves: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
+    """Hole PSNR along each DIP fit, derived from the logged whole-image PSNR and masked loss of the same iterate:
+    with MSE over the image = 10^(−psnr/10) and loss = Σ_known err² / (C·H·W) (the fit's masked MSE, unpadded
+    image), the hole MSE is (MSE − loss) / hole_ratio. Exact for unpadded images; curves whose last point is more
+    than ``CURVE_CHECK_DB`` from the row's final hole PSNR (padded images) are left out. Columns: label, mask,
+    image, seed, iteration, psnr_hole."""
+    keys = ["method", "preset", "image", "mask", "seed"]
+    rows = ok[keys + ["label", "hole_ratio", "psnr_hole"]]
+    data = curves.dropna(subset=["psnr", "loss"]).drop(columns="label", errors="ignore")
+    if data.empty:
+        return pd.DataFrame(columns=["label", "mask", "image", "seed", "iteration", "psnr_hole"])
+    data = data.astype({"seed": int}).merge(rows.astype({"seed": int}), on=keys, suffixes=("", "_final"))
+    hole_mse = (10.0 ** (-data["psnr"] / 10.0) - data["loss"]) / data["hole_ratio"]
+    data["psnr_hole_curve"] = -10.0 * np.log10(hole_mse.where(hole_mse > 0))
+    last = data.sort_values("iteration").groupby(keys).tail(1)
+    good = last[(last["psnr_hole_curve"] - last["psnr_hole"]).abs() <= CURVE_CHECK_DB][keys]
+    data = data.merge(good, on=keys)
+    return data[["label", "mask", "image", "seed", "iteration", "psnr_hole_curve"]].rename(
+        columns={"psnr_hole_curve": "psnr_hole"})
 
 
-def psnr_by_mask(ok: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]]) -> Path:
-    """``psnr_by_mask.png``: grouped bars of mean ± std PSNR (left) and hole PSNR (right) per mask kind and method."""
-    parts = []
-    for column in ("psnr", "psnr_hole"):
-        values = ok[["label", "mask", column]].replace([np.inf, -np.inf], np.nan).dropna()
-        stats = values.groupby(["mask", "label"], sort=False)[column].agg(["mean", "std", "count"]).reset_index()
-        parts.append(stats.assign(metric=column).rename(columns={"count": "n"}))
-    table = pd.concat(parts, ignore_index=True)
-    if table.empty:
-        raise FigureSkipped("no finite PSNR values in the ok rows")
-    figure = Figure(figsize=(max(8.0, 1.2 * table["mask"].nunique() * 2 + 3), 4.2), layout="constrained")
-    axes = figure.subplots(1, 2)
-    for ax, (column, title) in zip(axes, (("psnr", "whole image (composited)"), ("psnr_hole", "hole only"))):
-        mine = table[table["metric"] == column]
-        if mine.empty:
-            ax.set_visible(False)
-            continue
-        _grouped_bars(ax, mine, colours, "PSNR (dB)")
-        ax.set_title(f"PSNR, {title}")
-    axes[0].legend(fontsize=8)
-    figure.suptitle("Mean PSNR per mask kind (error bars: std over images and seeds)")
-    return _save(figure, table[["metric", "mask", "label", "mean", "std", "n"]], out_dir, "psnr_by_mask")
-
-
-def speed(ok: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]]) -> Path:
-    """``speed.png``: mean seconds per image per method (log scale) and, for iterative methods, ms per iteration."""
+def quality_cost(ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]],
+                 interval: Callable[[np.ndarray], tuple[float, float]]) -> Path:
+    """``quality_cost.png``: per mask kind, mean hole PSNR against mean seconds per image (log x), one marker per
+    method with the ``interval`` of its mean (vertical bar), and for each DIP configuration its mean hole PSNR along
+    the fit against time (iteration x its mean seconds per iteration)."""
     timed = ok.dropna(subset=["seconds"])
+    timed = timed[np.isfinite(timed["psnr_hole"].astype(float)) & (timed["seconds"] > 0)]
     if timed.empty:
-        raise FigureSkipped("no timings in the ok rows")
-    devices = timed["device"].fillna("?").astype(str)
-    several = devices.nunique() > 1
-    timed = timed.assign(bar=timed["label"] + (("\n" + devices) if several else ""))
-    ms = timed["seconds_per_iter"] * 1000.0
-    timed = timed.assign(ms_per_iter=ms.where(timed["iterations"].fillna(0) > 0))
-    table = (timed.groupby(["bar", "label", "device"], sort=False)
-             .agg(seconds_mean=("seconds", "mean"), seconds_std=("seconds", "std"), n=("seconds", "count"),
-                  ms_per_iter_mean=("ms_per_iter", "mean"), ms_per_iter_std=("ms_per_iter", "std"))
-             .reset_index())
-    iterative = table.dropna(subset=["ms_per_iter_mean"])
-    figure = Figure(figsize=(6.0 + 4.0 * (not iterative.empty) + 0.3 * len(table), 4.4), layout="constrained")
-    axes = figure.subplots(1, 2 if not iterative.empty else 1, squeeze=False).ravel()
-    where = "" if several else f" on {devices.iloc[0]}"
-    panels = [(axes[0], table, "seconds", "seconds per image (log scale)", f"Time per image{where}")]
-    if not iterative.empty:
-        panels.append((axes[1], iterative, "ms_per_iter", "ms per iteration", f"Time per iteration{where}"))
-    for ax, data, column, ylabel, title in panels:
-        x = np.arange(len(data))
-        ax.bar(x, data[f"{column}_mean"], yerr=data[f"{column}_std"].fillna(0.0), capsize=3,
-               color=[colours.get(label) for label in data["label"]])
-        ax.set_xticks(x, data["bar"], rotation=30, ha="right")
-        ax.set_xlim(-0.5 - 0.5 * (len(x) < 3), len(x) - 0.5 + 0.5 * (len(x) < 3))
-        ax.set_xlabel("method")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_yscale("log")
-    return _save(figure, table.drop(columns="bar"), out_dir, "speed")
+        raise FigureSkipped("no timed ok rows with a finite hole PSNR")
+    points = []
+    for (mask, label), group in timed.groupby(["mask", "label"], sort=False):
+        low, high = interval(group["psnr_hole"].to_numpy(float))
+        points.append({"mask": mask, "label": label, "seconds": group["seconds"].mean(),
+                       "psnr_hole": group["psnr_hole"].mean(), "low": low, "high": high, "n": len(group),
+                       "seconds_per_iter": group["seconds_per_iter"].mean()})
+    points = pd.DataFrame(points)
+    along = curve_hole_psnr(curves, ok) if len(curves) else pd.DataFrame(columns=["label", "mask"])
+    masks = list(points["mask"].unique())
+    ncols = min(3, len(masks))
+    nrows = math.ceil(len(masks) / ncols)
+    figure = Figure(figsize=(5.2 * ncols, 4.0 * nrows), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    lines = []
+    for ax, mask in zip(axes, masks):
+        mine = points[points["mask"] == mask]
+        for point in mine.itertuples():
+            colour = colours.get(point.label)
+            line = along[(along["mask"] == mask) & (along["label"] == point.label)]
+            if len(line) and math.isfinite(point.seconds_per_iter):
+                mean = line.groupby("iteration")["psnr_hole"].agg(["mean", "count"]).reset_index()
+                mean = mean[mean["iteration"] > 0]
+                seconds = mean["iteration"] * point.seconds_per_iter
+                ax.plot(seconds, mean["mean"], color=colour, linewidth=1.0, alpha=0.6)
+                lines.append(mean.assign(mask=mask, label=point.label, seconds=seconds))
+            low, high = point.low, point.high
+            yerr = None if not math.isfinite(low) else [[point.psnr_hole - low], [high - point.psnr_hole]]
+            ax.errorbar(point.seconds, point.psnr_hole, yerr=yerr, fmt="o", color=colour, capsize=3,
+                        label=f"{point.label} (n={point.n})")
+        ax.set_xscale("log")
+        ax.set_title(f"mask: {mask}")
+        ax.set_xlabel("seconds per image (log scale)")
+        ax.set_ylabel("hole PSNR (dB)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="best")
+    for ax in axes[len(masks):]:
+        ax.set_visible(False)
+    figure.suptitle("Quality against cost: markers = final outputs (mean, 95 % bootstrap interval); "
+                    "lines = DIP fits along their iterations", fontsize=10)
+    data = pd.concat([points.assign(kind="final")]
+                     + [line.rename(columns={"mean": "psnr_hole", "count": "n"}).assign(kind="along fit")
+                        for line in lines], ignore_index=True)
+    return _save(figure, data, out_dir, "quality_cost")
