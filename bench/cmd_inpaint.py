@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--iters {args.iters}: give a number of iterations >= 1")
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: a seed is an integer >= 0")
-    if args.out.suffix.lower() != ".png":
-        raise UserError(f"--out {args.out}: the output is written as PNG; give a name ending in .png")
     check_output_file(args.out, "--out", {"the image": args.image, "the mask": args.mask,
                                           "--reference": args.reference})
+    if args.out.suffix.lower() != ".png":
+        raise UserError(f"--out {args.out}: the output is written as PNG; give a name ending in .png")
     resolve_device(args.device)
     spec = get_method(args.method)
     params = parse_params(args.param, _type_hints(spec.load_factory()))

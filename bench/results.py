@@ -324,6 +324,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _parse(column: str, text: str) -> Any:
     """One CSV field by its column's type (see ``_typed``); integral floats such as ``300.0`` are ints."""
+    text = text if isinstance(text, str) else ""  # a line cut short: pandas fills the missing fields with NaN
     if column == "status" and not _STATUS.match(text):
         raise DamagedRow(f"status {text!r}")
     if column in STR_COLUMNS:
