@@ -12,7 +12,7 @@ import warnings
 
 from dip_bench.contract import UserError
 
-COMMANDS = ("methods", "inpaint", "data", "run", "report", "merge", "check", "profile")
+COMMANDS = ("methods", "inpaint", "data", "run", "report", "merge", "check", "reference", "profile")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

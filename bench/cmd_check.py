@@ -1,57 +1,71 @@
-"""``dip-bench check DIR --reference FILE``: did a change move PSNR? Exit 1 naming every row that moved."""
+"""``dip-bench check DIR``: did a change move PSNR? One line per configuration, the mode and why, exit 1 naming
+what moved, exit 2 for a reference it cannot judge. ``--update`` writes the run as a reference on purpose."""
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import sys
 from pathlib import Path
+from typing import Any
 
+from dip_bench.bench.check import CheckResult, compare
+from dip_bench.bench.meta import portable_command
+from dip_bench.bench.reference import config_label, load_reference, make_reference, normalised, run_meta, run_table
 from dip_bench.contract import UserError
-from dip_bench.bench.atomic import write_text
-from dip_bench.bench.check import compare
-from dip_bench.bench.results import KEY, META, RESULTS, read_results, read_table
 
 DEFAULT_REFERENCE = Path("reports/reference/quick-cpu.csv")
-STORED = KEY + ["status", "psnr", "ssim", "psnr_hole", "ssim_hole", "psnr_raw", "iterations", "device"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("check", help="compare a run with a stored reference table")
-    parser.add_argument("dir", type=Path, help="run folder (with results.csv)")
+    parser = sub.add_parser("check", help="compare a run with a stored reference (exact or statistical mode)")
+    parser.add_argument("dir", type=Path, help="run folder")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
-                        help=f"reference CSV (default {DEFAULT_REFERENCE})")
-    parser.add_argument("--tol-db", type=float, default=0.05, help="PSNR tolerance in dB per row")
-    parser.add_argument("--tol-ssim", type=float, default=0.002, help="SSIM tolerance per row")
+                        help=f"reference CSV with its .meta.json, or a run folder (default {DEFAULT_REFERENCE})")
     parser.add_argument("--only-present", action="store_true",
                         help="compare only the rows the run has (for a slice of a suite)")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON (for scripts)")
     parser.add_argument("--update", action="store_true", help="write the run as the new reference (on purpose)")
+    parser.add_argument("--spread", type=Path, nargs="+", default=[], metavar="RUN",
+                        help="with --update: runs of the same suite in other environments (or repeats on a GPU) to "
+                             "measure the tolerances from")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    if not (args.dir / RESULTS).exists():
-        raise UserError(f"{args.dir / RESULTS}: not found; run `dip-bench run --out {args.dir}` first")
-    table = read_results(args.dir)
-    if args.update:
-        args.reference.parent.mkdir(parents=True, exist_ok=True)
-        write_text(args.reference, table[STORED].to_csv(index=False, float_format="%.6g"))
-        if (args.dir / META).exists():
-            shutil.copyfile(args.dir / META, args.reference.with_suffix(".meta.json"))
-        print(f"wrote reference {args.reference} ({len(table)} rows)")
-        return 0
-    if not args.reference.exists():
-        raise UserError(f"{args.reference}: reference not found; write one with `dip-bench check DIR "
-                                f"--reference {args.reference} --update`")
-    reference = read_table(args.reference)
-    result = compare(table, reference, args.tol_db, args.tol_ssim, args.only_present)
-    if len(result.table):
-        print(result.table.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+def _print(result: CheckResult, reference: Path) -> None:
+    print(f"check: {result.mode.name} mode: {result.mode.why}")
+    for line in result.lines:
+        name = config_label(line["method"], line["preset"], line["params"])
+        print(f"  {name:<44} n={line['n']:<3} dPSNR {line['d_psnr']:+.4f} dB  dSSIM {line['d_ssim']:+.5f}  "
+              f"tol {line['tol_psnr']:.3g} dB / {line['tol_ssim']:.3g}  {line['verdict']}")
     if result.ok:
-        print(f"check: OK, {len(result.table)} rows within {args.tol_db} dB / {args.tol_ssim} SSIM of {args.reference}")
-        return 0
+        print(f"check: OK, {len(result.lines)} configurations match {reference} ({result.mode.name} mode)")
+        return
     for problem in result.problems:
         print(f"check: MOVED {problem}")
-    print(f"check: FAILED, {len(result.problems)} rows beyond {args.tol_db} dB / {args.tol_ssim} SSIM "
-          f"or missing (reference {args.reference})")
-    return 1
+    print(f"check: FAILED, {len(result.problems)} problems against {reference} ({result.mode.name} mode)")
 
+
+def run(args: argparse.Namespace) -> int:
+    if args.spread and not args.update:
+        raise UserError("--spread: only with --update (it measures the tolerances of a new reference)")
+    if args.update:
+        make_reference(args.dir, args.spread, args.reference, portable_command(sys.argv[1:]))
+        print(f"wrote reference {args.reference} and its .meta.json"
+              + (f" (tolerances from {len(args.spread)} spread runs)" if args.spread else
+                 " (no spread runs: it can be checked in the exact mode only, on this environment)"))
+        return 0
+    reference = load_reference(args.reference)
+    meta = run_meta(args.dir)
+    if reference.meta.get("suite") and meta.get("suite") and reference.meta["suite"] != meta["suite"]:
+        raise UserError(f"{args.reference}: a reference of suite {reference.meta['suite']!r}, but {args.dir} ran "
+                        f"suite {meta['suite']!r}; pass --reference for that suite")
+    run_rows = normalised(run_table(args.dir), str(args.dir))
+    result = compare(run_rows, reference, meta.get("fingerprint"), args.only_present)
+    if args.json:
+        payload: dict[str, Any] = {"ok": result.ok, "mode": result.mode.name, "why": result.mode.why,
+                                   "reference": str(args.reference), "configurations": result.lines,
+                                   "problems": result.problems}
+        print(json.dumps(payload, indent=1))
+    else:
+        _print(result, args.reference)
+    return 0 if result.ok else 1

@@ -1,9 +1,20 @@
-"""What a result was measured on: versions, device, CPU, git commit, date, command line."""
+"""What a result was measured on: versions, device, CPU, git commit, date, command line, and the *fingerprint*.
+
+The fingerprint is the part of the environment that decides the numbers of a run bit for bit: the device and its
+vector code (the CPU model, the instruction set oneDNN and ATen actually use, the thread count; or the GPU, CUDA and
+cuDNN), the precision settings, and the versions of torch and of every package that computes or scores a result.
+Two runs with equal fingerprints give byte-identical CPU results for a seed; ``dip-bench check`` compares exactly
+then, and statistically otherwise (see ``bench.reference``). The git commit is recorded but is *not* part of the
+fingerprint: the code is what a regression check tests.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.metadata
+import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +22,15 @@ from typing import Any
 
 import torch
 
-PACKAGES = ("dip-bench", "torch", "numpy", "scikit-image", "opencv-python-headless", "pandas", "matplotlib",
+PACKAGES = ("dip-bench", "torch", "numpy", "scipy", "scikit-image", "opencv-python-headless", "pandas", "matplotlib",
             "pillow", "pypatchmatch")
+#: packages whose version can change a stored number (they compute a method's output or score it)
+NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "opencv-python-headless", "pypatchmatch", "pillow")
+#: environment variables that change which kernels torch and oneDNN pick
+KERNEL_ENV = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_DEFAULT_FPMATH_MODE")
+_ISA_PROBE = ("import torch\n"
+              "with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):\n"
+              "    torch.nn.Conv2d(32, 32, 3)(torch.zeros(1, 32, 64, 64)).sum().backward()\n")
 
 
 def cpu_name() -> str:
@@ -25,30 +43,123 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def git_commit() -> str:
+def repository_root() -> Path:
+    """The checkout this package runs from (the folder above ``bench/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repository_root()), *args], capture_output=True, text=True, timeout=10)
+
+
+def git_state() -> tuple[str, bool]:
+    """``(short commit, dirty)``: dirty when a tracked file differs from the commit; ``("unknown", False)`` outside
+    a git checkout."""
     try:
-        root = Path(__file__).resolve().parents[1]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+        head = _git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return "unknown", False
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no").stdout.strip())
+        return head.stdout.strip(), dirty
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return "unknown", False
+
+
+def git_commit() -> str:
+    """Short commit, with ``-dirty`` when tracked files differ from it."""
+    commit, dirty = git_state()
+    return commit + ("-dirty" if dirty else "")
 
 
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu: {cpu_name()}"
 
 
-def environment(device: torch.device) -> dict[str, Any]:
-    """Versions and machine facts for ``meta.json``."""
-    versions = {}
-    for package in PACKAGES:
+def constrained_packages() -> tuple[str, ...]:
+    """The packages pinned in ``constraints/cpu.txt`` (the exact environment of the stored CPU reference), if the
+    checkout has that file: their versions join the fingerprint, so that "exact" means that environment."""
+    path = repository_root() / "constraints" / "cpu.txt"
+    if not path.exists():
+        return ()
+    names = (re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0] for line in path.read_text().splitlines())
+    return tuple(sorted({name.lower() for name in names if name and not name.startswith(("#", "-"))}))
+
+
+def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
+    return versions
+
+
+@functools.cache
+def onednn_isa() -> str:
+    """The instruction set oneDNN uses in this environment, as oneDNN itself reports it (e.g. ``Intel AVX2``), from a
+    short subprocess with oneDNN's verbose mode (it honours ``ONEDNN_MAX_CPU_ISA`` as the runs do)."""
+    try:
+        probe = subprocess.run([sys.executable, "-c", _ISA_PROBE], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"unknown ({type(error).__name__})"
+    found = re.search(r"info,cpu,isa:(.+)", probe.stdout)
+    return found.group(1).strip() if found else "unknown (oneDNN printed no ISA)"
+
+
+def onednn_version() -> str | None:
+    found = re.search(r"(?:MKL-DNN|oneDNN)\S*\s+v([\w.]+)", torch.__config__.show())
+    return found.group(1) if found else None
+
+
+def precision_settings() -> dict[str, Any]:
+    """The global float32 precision switches (TF32 for matmul and cuDNN convolutions; bf16 is per fit, a method
+    parameter, so it is part of a configuration, not of the environment)."""
+    conv = getattr(getattr(torch.backends.cudnn, "conv", None), "fp32_precision", None)
+    return {
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "cudnn_conv_fp32_precision": conv,
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+    }
+
+
+def fingerprint(device: torch.device) -> dict[str, Any]:
+    """The facts that decide a run's numbers bit for bit (see the module docstring); flat, JSON-ready."""
+    cuda = device.type == "cuda"
+    return {
+        "device": device.type,
+        "cpu": cpu_name(),
+        "onednn_isa": onednn_isa() if not cuda else None,
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "kernel_env": {name: os.environ[name] for name in KERNEL_ENV if name in os.environ},
+        "gpu": torch.cuda.get_device_name(device) if cuda else None,
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "onednn": onednn_version(),
+        "precision": precision_settings(),
+        "python": sys.version.split()[0],
+        "packages": package_versions(tuple(sorted(set(NUMERIC_PACKAGES) | set(constrained_packages())))),
+    }
+
+
+def fingerprint_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """``"threads 2 -> 1"``-style lines for every fingerprint field that differs (nested fields dotted)."""
+    def flat(value: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): value}
+
+    left, right = flat(a), flat(b)
+    return [f"{key} {left.get(key)!r} -> {right.get(key)!r}" for key in sorted(set(left) | set(right))
+            if left.get(key) != right.get(key)]
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and machine facts for ``meta.json``, with the ``fingerprint`` that ``check`` compares."""
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": str(device),
@@ -59,7 +170,24 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
-        "versions": versions,
+        "versions": package_versions(PACKAGES),
         "git_commit": git_commit(),
         "command": " ".join(["dip-bench", *sys.argv[1:]]),
+        "fingerprint": fingerprint(device),
     }
+
+
+def portable_command(argv: list[str]) -> str:
+    """``dip-bench ARGS`` with absolute paths under the current folder or the checkout written relative to it, so a
+    command stored in a committed file names no machine's folders."""
+    def portable(argument: str) -> str:
+        prefix, sep, value = argument.partition("=") if argument.startswith("--") else ("", "", argument)
+        path = Path(value)
+        if path.is_absolute():
+            for root in (Path.cwd(), repository_root()):
+                if path.resolve().is_relative_to(root):
+                    value = str(path.resolve().relative_to(root)) or "."
+                    break
+        return prefix + sep + value
+
+    return " ".join(["dip-bench", *(portable(argument) for argument in argv)])
