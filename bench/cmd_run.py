@@ -5,7 +5,8 @@ method built once, the run folder). Each finished row is saved at once as its ow
 several runs may write one folder. ``--resume`` reruns what is missing, failed, skipped for a reason that no longer
 holds, or defined differently now (old rows are moved to ``stale/``); without it, a folder that already holds
 results is refused unless ``--overwrite`` moves them to ``backups/<date>/``. ``--shard K/N`` runs a deterministic
-slice (join slices with ``dip-bench merge``).
+slice (join slices with ``dip-bench merge``); ``--executor slurm | local`` sends the rows out as a submitit job
+array into the same folder (``bench.executor``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from dip_bench.bench import lpips_metric
+from dip_bench.bench import executor, lpips_metric
 from dip_bench.bench.atomic import check_writable_dir, write_text
 from dip_bench.bench.meta import environment
 from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="move the results already in --out to --out/backups/<date>/ and start afresh")
     parser.add_argument("--shard", help="K/N: run only every N-th row starting at K (1-based)")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
+    executor.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -158,6 +160,8 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if executor.selected(args):
+        return executor.run(args)
     every_row, rows, out, device, meta = plan(args)
     check_writable_dir(out, "--out")
     if args.overwrite and has_results(out):

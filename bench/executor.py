@@ -1,0 +1,528 @@
+"""``dip-bench run --executor slurm | local``: the rows of a run go out as a submitit job array and come back into
+the same run folder.
+
+The rows to run are cut into ``--jobs`` tasks, balanced by their estimated time (``bench.estimate``) and grouped so
+that rows of one net (method and preset) and size share a task. Each task loads the suite again on its node, picks
+its rows by id (``bench.results``: the same suite gives the same ids everywhere) and runs them with
+``bench.runner.run_rows`` into the run folder; every finished row is its own atomically written file, so all tasks
+write one folder at once. The submitting command prints the plan, watches ``rows/`` with a progress bar and, when
+every task has ended, turns the rows of a task that failed, timed out or was preempted without writing them into
+``failed: <reason>`` rows (the reason from submitit), rebuilds the tables and writes the report. ``--resume`` then
+submits exactly the missing and failed rows.
+
+``slurm`` submits to a Slurm cluster (``sbatch``, one array; ``Ctrl-C`` detaches and the tasks keep running:
+``--attach`` watches them again); ``local`` runs the same tasks as processes of this machine through submitit's
+local executor (GPUs hidden unless ``--slurm-gpus-per-job`` asks for them; ``Ctrl-C`` stops them). Options come
+from the command line, else ``--cluster-config FILE.toml``, else the suite's ``[executor]`` table, with the keys::
+
+    [executor]
+    executor = "slurm"            # inprocess (default) | local | slurm
+    jobs = 16                     # tasks of the array (default: one per net and size, at most the rows)
+    slurm_partition = "gpu"
+    slurm_gpus_per_job = 1        # default 1 when the device is cuda or auto, else 0
+    slurm_time = 240              # minutes per task (default: 1.5 x the longest task's estimate + 10 min)
+    [executor.slurm_param]        # any other submitit SlurmExecutor parameter
+    array_parallelism = 8
+    account = "my-lab"
+
+The submitit folder (``sbatch`` file, pickles, logs per task) and ``submission.json`` (job ids, rows of each task)
+live in ``<run folder>/executor/``. submitit is optional: ``pip install 'dip-bench[slurm]'``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from dip_bench.bench.atomic import write_text
+from dip_bench.bench.results import META, ROWS, has_results, rebuild_tables, write_row
+from dip_bench.bench.suite import Row, expand_rows, load_pairs, load_suite, tomllib
+from dip_bench.contract import UserError
+
+BACKENDS = ("inprocess", "local", "slurm")
+CONFIG_KEYS = ("executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_param")
+#: parameters that have their own option (``--slurm-param`` may not set them)
+OWN_PARAMS = {"partition": "slurm_partition", "gpus_per_node": "slurm_gpus_per_job", "time": "slurm_time",
+              "timeout_min": "slurm_time", "folder": "--out"}
+STATE_DIR = "executor"
+RECORD = "submission.json"
+POLL_S = {"local": 0.5, "slurm": 15.0}
+#: default time limit of a task: this factor times its longest estimate plus a margin, never under the floor
+TIME_FACTOR, TIME_MARGIN_MIN, TIME_FLOOR_MIN = 1.5, 10, 30
+
+
+# --- options -------------------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The executor options of ``dip-bench run``."""
+    group = parser.add_argument_group("cluster (submitit; see bench/executor.py)")
+    group.add_argument("--executor", choices=BACKENDS,
+                       help="inprocess (default): rows run in this process; slurm: a job array through submitit; "
+                            "local: the same tasks as processes of this machine")
+    group.add_argument("--jobs", type=int, help="number of tasks of the job array (default: one per net and size)")
+    group.add_argument("--slurm-partition", help="Slurm partition")
+    group.add_argument("--slurm-gpus-per-job", type=int, help="GPUs per task (default 1 on cuda/auto, else 0)")
+    group.add_argument("--slurm-time", type=int, help="time limit per task in minutes (default from the estimate)")
+    group.add_argument("--slurm-param", action="append", metavar="KEY=VALUE",
+                       help="any other submitit SlurmExecutor parameter (account, qos, constraint, mem_gb, "
+                            "cpus_per_task, array_parallelism, ...); repeatable")
+    group.add_argument("--cluster-config", type=Path, help="TOML file with an [executor] table of these keys")
+    group.add_argument("--attach", action="store_true",
+                       help="watch the tasks submitted earlier to --out, then merge and report")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The executor settings of one run (``None`` = the default worked out from the rows)."""
+
+    backend: str = "inprocess"
+    jobs: int | None = None
+    partition: str | None = None
+    gpus_per_job: int | None = None
+    time_min: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _value(text: str) -> Any:
+    """``--slurm-param`` value: TOML scalar when it parses as one (``8``, ``1.5``, ``true``, ``"x"``), else text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _table(path: Path, where: str, required: bool) -> dict[str, Any]:
+    """The ``[executor]`` table of a TOML file (``{}`` when it has none and none is ``required``)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{where} {path}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{where} {path}: not valid TOML ({str(error).splitlines()[0]})") from None
+    table = raw.get("executor")
+    if table is None and not required:
+        return {}
+    if not isinstance(table, dict):
+        raise UserError(f"{where} {path}: needs an [executor] table (keys: {', '.join(CONFIG_KEYS)})")
+    unknown = sorted(set(table) - set(CONFIG_KEYS))
+    if unknown:
+        raise UserError(f"{path}: [executor]: unknown key {', '.join(unknown)} (allowed: {', '.join(CONFIG_KEYS)})")
+    return table
+
+
+def resolve_config(args: argparse.Namespace, suite_path: Path) -> Config:
+    """Command line over ``--cluster-config`` over the suite's ``[executor]`` table, each value checked."""
+    merged: dict[str, Any] = {"slurm_param": {}}
+    sources = [(_table(suite_path, "--suite", False), f"{suite_path}: [executor]")]
+    if args.cluster_config is not None:
+        sources.append((_table(args.cluster_config, "--cluster-config", True),
+                        f"{args.cluster_config}: [executor]"))
+    cli = {"executor": args.executor, "jobs": args.jobs, "slurm_partition": args.slurm_partition,
+           "slurm_gpus_per_job": args.slurm_gpus_per_job, "slurm_time": args.slurm_time,
+           "slurm_param": dict(_key_value(item) for item in args.slurm_param or [])}
+    sources.append((cli, "--"))
+    for table, where in sources:
+        for key, value in table.items():
+            if value is None:
+                continue
+            _check(key, value, where)
+            if key == "slurm_param":
+                merged["slurm_param"] = {**merged["slurm_param"], **value}
+            else:
+                merged[key] = value
+    config = Config(backend=merged.get("executor", "inprocess"), jobs=merged.get("jobs"),
+                    partition=merged.get("slurm_partition"), gpus_per_job=merged.get("slurm_gpus_per_job"),
+                    time_min=merged.get("slurm_time"), params=merged["slurm_param"])
+    given = [option for option, value in (("--jobs", args.jobs), ("--slurm-partition", args.slurm_partition),
+                                          ("--slurm-gpus-per-job", args.slurm_gpus_per_job),
+                                          ("--slurm-time", args.slurm_time), ("--slurm-param", args.slurm_param),
+                                          ("--attach", args.attach or None)) if value is not None]
+    if config.backend == "inprocess" and given:
+        raise UserError(f"{given[0]} needs --executor slurm or local (rows run in this process by default)")
+    return config
+
+
+def _key_value(item: str) -> tuple[str, Any]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--slurm-param {item!r}: give KEY=VALUE, e.g. --slurm-param account=my-lab")
+    return key.strip(), _value(value.strip())
+
+
+def _check(key: str, value: Any, where: str) -> None:
+    """One executor setting, by its key; ``where`` is ``--`` for the command line or the file's table."""
+    shown = f"--{key.replace('_', '-')}" if where == "--" else f"{where} {key}"
+    if key == "executor" and value not in BACKENDS:
+        raise UserError(f"{shown} = {value!r}: choose {', '.join(BACKENDS)}")
+    counts = {"jobs": 1, "slurm_gpus_per_job": 0, "slurm_time": 1}
+    if key in counts and (isinstance(value, bool) or not isinstance(value, int) or value < counts[key]):
+        raise UserError(f"{shown} = {value!r}: give an integer >= {counts[key]}")
+    if key == "slurm_partition" and (not isinstance(value, str) or not value):
+        raise UserError(f"{shown} = {value!r}: give a partition name")
+    if key == "slurm_param":
+        if not isinstance(value, dict):
+            raise UserError(f"{shown}: must be a table of KEY = VALUE")
+        for name in value:
+            if name in OWN_PARAMS:
+                option = OWN_PARAMS[name]
+                raise UserError(f"{shown}: set {name} with {option if option.startswith('--') else '--' + option.replace('_', '-')}"
+                                f" (or {option} in [executor]), not as a parameter")
+
+
+def selected(args: argparse.Namespace) -> bool:
+    """Whether ``dip-bench run`` goes through an executor (``--executor``, ``--cluster-config`` or the suite's
+    ``[executor]`` table) rather than running rows in this process."""
+    return resolve_config(args, load_suite(args.suite).path).backend != "inprocess"
+
+
+def import_submitit(backend: str) -> Any:
+    try:
+        import submitit
+    except ImportError:
+        raise UserError(f"--executor {backend} needs submitit: pip install 'dip-bench[slurm]'") from None
+    return submitit
+
+
+# --- tasks ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one task needs to find its rows again on its node: the suite file, data root and seeds as the submitting
+    command saw them, the device to resolve there, the run folder, its row ids and the modification time of each
+    row file at submission (``None``: no file), so that a requeued task skips the rows it already wrote."""
+
+    suite: str
+    data_root: str | None
+    seeds: tuple[int, ...] | None
+    device: str
+    out: str
+    row_ids: tuple[str, ...]
+    baseline: dict[str, int | None]
+
+
+def row_mtime(out: Path, rid: str) -> int | None:
+    try:
+        return (Path(out) / ROWS / f"{rid}.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def written(out: Path, rid: str, baseline: dict[str, int | None]) -> bool:
+    """Whether row ``rid`` was written since the submission (its file is new or newer than at submission)."""
+    now = row_mtime(out, rid)
+    return now is not None and now != baseline.get(rid)
+
+
+class Task:
+    """The callable submitted for each task; checkpointable: on preemption or timeout submitit requeues it and
+    the rerun skips the rows already written."""
+
+    def __call__(self, spec: TaskSpec) -> dict[str, int]:
+        from dip_bench.bench.runner import run_rows
+        from dip_bench.contract import resolve_device
+
+        suite = load_suite(spec.suite)
+        out = Path(spec.out)
+        pairs = load_pairs(suite, Path(spec.data_root) if spec.data_root else None, run_dir=out)
+        by_id = {row.id: row for row in expand_rows(suite, pairs, seeds=spec.seeds)}
+        missing = [rid for rid in spec.row_ids if rid not in by_id]
+        if missing:
+            raise RuntimeError(f"{len(missing)} rows of this task are not in the suite as loaded on this node, e.g. "
+                               f"{missing[0]}: the suite file, data or library versions differ from the submitting "
+                               "machine")
+        todo = [by_id[rid] for rid in spec.row_ids if not written(out, rid, spec.baseline)]
+        results = run_rows(todo, str(resolve_device(spec.device)), out)
+        counts: dict[str, int] = {}
+        for result in results:
+            status = result["status"].split(":")[0]
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def checkpoint(self, spec: TaskSpec) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, spec)
+
+
+def net_key(row: Row) -> tuple[str, str, str]:
+    """Rows with the same key build the same net: method, preset and image size."""
+    h, w = row.pair.image.shape[:2]
+    return row.method.name, row.method.preset, f"{w}x{h}"
+
+
+def group_rows(rows: Sequence[Row], jobs: int | None, cost: Callable[[Row], float]) -> list[list[Row]]:
+    """Cut ``rows`` into at most ``jobs`` tasks of balanced cost (seconds), keeping rows of one net and size
+    together: each net's rows are split into consecutive chunks of at most the mean task cost, and the chunks go,
+    largest first, to the least loaded task (longest-processing-time rule). ``jobs=None``: one task per net and
+    size. Deterministic; each task keeps the suite's row order; empty tasks are dropped."""
+    groups: dict[tuple[str, str, str], list[tuple[int, Row]]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(net_key(row), []).append((index, row))
+    jobs = min(jobs or len(groups), len(rows))
+    costs = {index: max(cost(row), 1e-3) for index, row in enumerate(rows)}
+    cap = sum(costs.values()) / jobs
+    chunks: list[list[tuple[int, Row]]] = []
+    for members in groups.values():
+        chunk: list[tuple[int, Row]] = []
+        for member in members:
+            if chunk and sum(costs[i] for i, _ in chunk) + costs[member[0]] > cap * (1 + 1e-9):
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(member)
+        chunks.append(chunk)
+    chunks.sort(key=lambda c: (-sum(costs[i] for i, _ in c), c[0][0]))
+    tasks: list[list[tuple[int, Row]]] = [[] for _ in range(jobs)]
+    loads = [0.0] * jobs
+    for chunk in chunks:
+        k = min(range(jobs), key=lambda j: (loads[j], j))
+        tasks[k].extend(chunk)
+        loads[k] += sum(costs[i] for i, _ in chunk)
+    return [[row for _, row in sorted(task, key=lambda member: member[0])] for task in tasks if task]
+
+
+# --- submitting, watching, settling -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The jobs of one submission and what each was asked to do (``tasks[k]``: row ids of job ``k``)."""
+
+    backend: str
+    folder: Path
+    jobs: list[Any]
+    tasks: list[list[str]]
+    baseline: dict[str, int | None]
+
+    @property
+    def array_id(self) -> str:
+        return str(self.jobs[0].job_id).split("_")[0]
+
+
+def make_executor(config: Config, folder: Path, gpus: int, time_min: int, tasks: int, name: str) -> Any:
+    """A submitit ``SlurmExecutor`` or ``LocalExecutor`` with the run's settings; ``UserError`` for parameters
+    submitit does not know."""
+    submitit = import_submitit(config.backend)
+    if config.backend == "local":
+        executor = submitit.LocalExecutor(folder=folder)
+        executor.update_parameters(timeout_min=time_min, gpus_per_node=gpus)
+        return executor
+    executor = submitit.SlurmExecutor(folder=folder)
+    params = {"job_name": name, "time": time_min, "gpus_per_node": gpus, "array_parallelism": tasks,
+              **({"partition": config.partition} if config.partition else {}), **config.params}
+    valid = submitit.SlurmExecutor._valid_parameters()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise UserError(f"--slurm-param {unknown[0]}: submitit's SlurmExecutor has no such parameter (it takes: "
+                        f"{', '.join(sorted(valid))})")
+    executor.update_parameters(**params)
+    return executor
+
+
+def submit(executor: Any, config: Config, specs: list[TaskSpec], out: Path, baseline: dict[str, int | None]
+           ) -> Submission:
+    """Submit one task per spec as a job array and record it in ``<out>/executor/submission.json``."""
+    jobs = executor.map_array(Task(), specs)
+    submission = Submission(config.backend, Path(executor.folder), jobs, [list(s.row_ids) for s in specs], baseline)
+    write_text(out / STATE_DIR / RECORD, json.dumps({
+        "backend": config.backend, "folder": str(submission.folder), "job_ids": [str(j.job_id) for j in jobs],
+        "tasks": submission.tasks, "baseline": baseline, "command": " ".join(["dip-bench", *sys.argv[1:]]),
+        "submitted": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}, indent=1) + "\n")
+    return submission
+
+
+def load_submission(out: Path) -> Submission:
+    """The last submission recorded in ``out`` with its jobs re-attached (Slurm jobs by id)."""
+    path = out / STATE_DIR / RECORD
+    if not path.is_file():
+        raise UserError(f"--attach: {out} holds no submission ({path} not found); submit with --executor slurm")
+    record = json.loads(path.read_text())
+    if record["backend"] != "slurm":
+        raise UserError(f"--attach: the tasks of {out} ran with the {record['backend']} executor, which stops with "
+                        "its command; use --resume to run what is missing")
+    submitit = import_submitit("slurm")
+    jobs = [submitit.SlurmJob(folder=record["folder"], job_id=job_id) for job_id in record["job_ids"]]
+    return Submission("slurm", Path(record["folder"]), jobs, record["tasks"], record["baseline"])
+
+
+def watch(submission: Submission, out: Path, poll_s: float) -> None:
+    """A bar of rows written since the submission, until every task has ended."""
+    ids = [rid for task in submission.tasks for rid in task]
+    with tqdm(total=len(ids), desc=f"rows ({len(submission.jobs)} tasks)", unit="row", dynamic_ncols=True) as bar:
+        while True:
+            finished = all(job.done() for job in submission.jobs)
+            bar.update(sum(written(out, rid, submission.baseline) for rid in ids) - bar.n)
+            if finished:
+                return
+            time.sleep(poll_s)
+
+
+def task_failure(job: Any) -> str:
+    """Why a task ended without writing all its rows, in one line, from submitit's state and exception."""
+    state = str(job.state)
+    try:
+        error = job.exception()
+    except Exception as problem:  # noqa: BLE001 - submitit cannot read the outcome: say so
+        error = problem
+    if error is None:
+        return f"ended ({state}) without writing this row"
+    text = str(error)
+    if "failed during processing with trace" in text:
+        lines = [line for line in text.split("----------------------")[1].splitlines() if line.strip()]
+        return f"raised {lines[-1].strip()[:200]}" if lines else f"failed ({state})"
+    return f"ended in state {state} without writing this row (killed, timed out or preempted)"
+
+
+def settle(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> int:
+    """Write a ``failed: task K (job ID) <reason>`` row for every row of an ended task that has no new row file;
+    returns how many."""
+    lost = 0
+    for k, (job, task) in enumerate(zip(submission.jobs, submission.tasks)):
+        missing = [rid for rid in task if not written(out, rid, submission.baseline)]
+        if not missing:
+            continue
+        reason = f"task {k} (job {job.job_id}) {task_failure(job)}"
+        for rid in missing:
+            write_failed(out, rows_by_id[rid], reason)
+        lost += len(missing)
+    return lost
+
+
+def write_failed(out: Path, row: Row, reason: str) -> None:
+    """A ``failed: reason`` row file for a row whose task never wrote it."""
+    definition = row.definition()
+    result = {**row.key(), "size": definition["size"], "pad": int(row.pair.source.get("pad", 0)),
+              "hole_ratio": round(float(1.0 - row.pair.mask.mean()), 6),
+              "params": json.dumps(dict(row.method.params), sort_keys=True), "status": f"failed: {reason}"}
+    write_row(out, definition, result)
+
+
+def still_running(out: Path) -> Submission | None:
+    """The recorded Slurm submission of ``out`` when some of its tasks have not ended, else None."""
+    path = out / STATE_DIR / RECORD
+    if not path.is_file() or json.loads(path.read_text()).get("backend") != "slurm":
+        return None
+    submission = load_submission(out)
+    return submission if not all(job.done() for job in submission.jobs) else None
+
+
+# --- the command ---------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dip-bench run`` through an executor: check, plan, submit, watch, settle, merge, report."""
+    from dip_bench.bench import cmd_run
+    from dip_bench.bench.atomic import check_writable_dir
+    from dip_bench.bench.estimate import describe, estimate, row_seconds
+    from dip_bench.bench.meta import environment
+    from dip_bench.bench.suite import save_masks
+    from dip_bench.contract import resolve_device
+
+    import torch
+
+    suite = load_suite(args.suite)
+    config = resolve_config(args, suite.path)
+    import_submitit(config.backend)
+    requested = args.device or suite.device
+    if requested != "auto" and not requested.startswith(("cpu", "cuda")):
+        raise UserError(f"--device {requested!r}: choose auto, cpu, cuda or cuda:N")
+    wants_gpu = requested != "cpu"
+    if config.backend == "local":
+        wants_gpu = resolve_device(requested).type == "cuda"
+    gpus = config.gpus_per_job if config.gpus_per_job is not None else int(wants_gpu)
+    if requested.startswith("cuda") and gpus == 0:
+        raise UserError(f"--device {requested} with --slurm-gpus-per-job 0: the tasks would have no GPU; ask for "
+                        "one or use --device cpu")
+    # rows are checked and methods built here on the CPU; each task resolves the device on its own node
+    every_row, rows, out, _, meta = cmd_run.plan(argparse.Namespace(
+        **{**vars(args), "device": "cpu", "resume": args.resume or args.attach}))
+    out = out.resolve()
+    check_writable_dir(out, "--out")
+    rows_by_id = {row.id: row for row in every_row}
+    if args.attach:
+        submission = load_submission(out)
+    else:
+        running = still_running(out) if args.resume or args.overwrite else None
+        if running is not None:
+            raise UserError(f"--out {out}: tasks of job array {running.array_id} are still running; watch them with "
+                            f"--attach, or cancel them first (scancel {running.array_id})")
+        if args.overwrite and has_results(out):
+            print(f"moved the earlier results of {out} to {cmd_run.back_up(out)}")
+        if args.resume:
+            todo = cmd_run.set_aside(out, every_row, rows)
+            print(f"resume: {len(rows) - len(todo)} of {len(rows)} rows already done in {out}, {len(todo)} to submit")
+            rows = todo
+        pairs = list({id(row.pair): row.pair for row in every_row}.values())
+        meta["masks"] = save_masks(pairs, out)
+        device_type = "cuda" if gpus > 0 and wants_gpu else "cpu"
+        tasks = group_rows(rows, config.jobs, lambda row: row_seconds(
+            row.method.name, dict(row.method.params), row.pair.image.shape[:2], device_type)[0]) if rows else []
+        per_task = [estimate(task, device_type) for task in tasks]
+        time_min = config.time_min or max(TIME_FLOOR_MIN, math.ceil(
+            TIME_FACTOR * max((e.seconds for e in per_task), default=0.0) / 60 + TIME_MARGIN_MIN))
+        where = f"partition {config.partition}, " if config.backend == "slurm" and config.partition else ""
+        print(f"plan: {len(rows)} rows in {len(tasks)} tasks on {config.backend} ({where}{gpus} GPU per task, "
+              f"time limit {time_min} min per task)")
+        if per_task:
+            hours = sum(e.seconds for e in per_task) / 3600
+            amount = f"{hours * gpus:.2f} GPU-hours" if device_type == "cuda" else f"{hours:.2f} CPU-hours"
+            print(f"plan: about {amount} in all; longest task {describe(max(per_task))}")
+        meta["executor"] = {"backend": config.backend, "tasks": len(tasks), "device": requested, "gpus_per_task": gpus,
+                            "time_min": time_min, "partition": config.partition, "params": config.params}
+        write_text(out / META, json.dumps({**meta, **environment(torch.device("cpu"))}, indent=2) + "\n")
+        if not rows:
+            return _finish(args, out, [])
+        baseline = {row.id: row_mtime(out, row.id) for row in rows}
+        specs = [TaskSpec(str(suite.path.resolve()), str(args.data_root.resolve()) if args.data_root else None,
+                          tuple(range(args.seeds)) if args.seeds else None, requested, str(out),
+                          tuple(row.id for row in task), {row.id: baseline[row.id] for row in task})
+                 for task in tasks]
+        executor = make_executor(config, out / STATE_DIR / "logs", gpus, time_min, len(tasks),
+                                 f"dip-bench-{suite.name}")
+        submission = submit(executor, config, specs, out, baseline)
+        print(f"submitted job array {submission.array_id} ({config.backend}, {len(tasks)} tasks); "
+              f"logs in {submission.folder}")
+    try:
+        watch(submission, out, POLL_S[submission.backend])
+    except KeyboardInterrupt:
+        if submission.backend == "local":
+            for job in submission.jobs:
+                job.cancel()
+            print(f"\nstopped the local tasks; finished rows are kept: add --resume to run the rest", file=sys.stderr)
+        else:
+            print(f"\ndetached: the tasks of job array {submission.array_id} keep running on the cluster.\n"
+                  f"  watch again, then merge and report:  {_command(['--attach'])}\n"
+                  f"  cancel them:                         scancel {submission.array_id}", file=sys.stderr)
+        return 130
+    lost = settle(submission, rows_by_id, out)
+    if lost:
+        print(f"{lost} rows of tasks that ended early are marked failed; add --resume to submit them again")
+    return _finish(args, out, [rid for task in submission.tasks for rid in task])
+
+
+def _command(extra: list[str]) -> str:
+    """This command line with ``extra`` options and without --resume/--overwrite/--attach."""
+    kept = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite", "--attach")]
+    return " ".join(["dip-bench", *kept, *extra])
+
+
+def _finish(args: argparse.Namespace, out: Path, submitted: list[str]) -> int:
+    """Rebuild the tables from the row files, print the statuses of the submitted rows, write the report."""
+    table = rebuild_tables(out)
+    statuses = table[table["row_id"].isin(submitted)]["status"].str.split(":").str[0].value_counts()
+    print(f"{out / 'results.csv'}: " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"))
+    if not args.no_report:
+        from dip_bench.bench.report import write_report
+
+        print(f"report: {write_report(out)}")
+    return 0
