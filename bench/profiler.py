@@ -12,7 +12,6 @@ spread, synchronise, write the conditions down) — https://github.com/kornia/ko
 from __future__ import annotations
 
 import dataclasses
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from tqdm import tqdm
 
 from dip_bench.bench import metrics
 from dip_bench.bench.registry import METHODS, create, get_method
-from dip_bench.dip.fit import FitStep, precision_mode
+from dip_bench.dip.fit import FitStep, peak_memory, precision_mode
 from dip_bench.contract import UserError, resolve_device
 from dip_bench.dip.inpainter import DIPInpainter
 from dip_bench.dip.nets import count_parameters
@@ -38,8 +37,9 @@ FLOP_COUNTING = ("torch.utils.flop_counter.FlopCounterMode over one forward + ma
                  "normalisation, upsampling and the Adam step are not counted")
 SPLIT_PARTS = ("forward", "backward", "optimizer")
 SPLIT_STEPS = 3
-SPLIT_METHOD = (f"torch.profiler over {SPLIT_STEPS} steps; record_function ranges closed by a device "
-                "synchronisation; forward includes the input perturbation, zero_grad and the masked loss")
+SPLIT_METHOD = (f"torch.profiler over {SPLIT_STEPS} steps of FitStep's own phases; record_function ranges closed by "
+                "a device synchronisation; forward includes the input perturbation and the masked loss, backward "
+                "zero_grad")
 IMAGE_NAME = "astronaut"
 MASK_KIND = "text"
 
@@ -185,19 +185,16 @@ def time_steps(step: FitStep, device: torch.device, iters: int, warmup: int, des
 
 
 def labelled_step(step: FitStep, device: torch.device) -> None:
-    """``FitStep.__call__``'s arithmetic, split into ``record_function`` ranges named ``dip-bench/<part>``, each closed
-    by a device synchronisation (for the split only; the timed loop calls the step itself)."""
+    """One step through ``FitStep``'s own phases, in ``record_function`` ranges named ``dip-bench/<part>``, each
+    closed by a device synchronisation (for the split only; the timed loop calls the step itself)."""
     with torch.autograd.profiler.record_function("dip-bench/forward"):
-        z_in = step.perturbed_input()
-        step.optimiser.zero_grad(set_to_none=True)
-        out = step.net(z_in).float()
-        loss = ((out - step.target) * step.mask).square().mean()
+        _, loss = step.forward_loss(step.perturbed_input())
         _sync(device)
     with torch.autograd.profiler.record_function("dip-bench/backward"):
-        loss.backward()
+        step.backward(loss)
         _sync(device)
     with torch.autograd.profiler.record_function("dip-bench/optimizer"):
-        step.optimiser.step()
+        step.update()
         _sync(device)
 
 
@@ -221,23 +218,15 @@ def split_times(step: FitStep, device: torch.device, trace: Path | None = None) 
 
 
 def count_flops(inpainter: DIPInpainter, step: FitStep) -> float:
-    """FLOPs of one forward + masked loss + backward of ``inpainter``'s net at the step's (padded) shapes, counted on
-    meta tensors (see ``FLOP_COUNTING``)."""
+    """FLOPs of one forward + masked loss + backward (``FitStep.forward_loss`` and ``backward``) of ``inpainter``'s
+    net at the step's (padded) shapes, counted on meta tensors (see ``FLOP_COUNTING``)."""
     net = inpainter.build_net(step.target.shape[1]).to("meta")
-    z = torch.empty(step.z_base.shape, device="meta")
-    target = torch.empty(step.target.shape, device="meta")
-    mask = torch.empty(step.mask.shape, device="meta")
+    meta = FitStep(net, torch.empty(step.z_base.shape, device="meta"), torch.empty(step.target.shape, device="meta"),
+                   torch.empty(step.mask.shape, device="meta"), step.config, generator=None)
     with FlopCounterMode(display=False) as counter:
-        loss = ((net(z).float() - target) * mask).square().mean()
-        loss.backward()
+        _, loss = meta.forward_loss(meta.z_base)
+        meta.backward(loss)
     return float(counter.get_total_flops())
-
-
-def peak_memory(device: torch.device) -> tuple[float, str]:
-    """(MiB, what it is): the CUDA allocator's peak since the last reset, or the process's max RSS on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "CUDA allocator peak (torch.cuda.max_memory_allocated)"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS so far: CPU, whole process"
 
 
 def profile(settings: ProfileSettings, image: np.ndarray, mask: np.ndarray, *, trace: Path | None = None,

@@ -190,7 +190,7 @@ class DIPInpainter:
             "perturbation": self.preset.perturbation,
             "final_output": self.config.final_output,
             "guard_drop_db": self.config.guard_drop_db,
-            "fit_size": list(problem.target.shape[-2:]),
+            "fit_shape": "x".join(str(n) for n in problem.target.shape[-2:]),
             "precision": self.config.precision,
             "seed": self.seed,
             "restores": len(result.restore_iters),

@@ -250,7 +250,7 @@ def test_pixels_preset_fits_at_the_images_own_size_and_records_the_guard():
     image = np.random.default_rng(0).random((66, 66, 1)).astype(np.float32)
     mask = np.random.default_rng(1).random((66, 66)) > 0.5
     _, record = DIPInpainter("skip", preset="pixels", iterations=2)(image, mask)
-    assert record["fit_size"] == [66, 66]
+    assert record["fit_shape"] == "66x66"
     assert (record["final_output"], record["guard_drop_db"], record["restores"], record["restore_iters"]) == \
         ("perturbed", 5.0, 0, [])
     _, record = DIPInpainter("skip", preset="pixels", iterations=2, guard=False, final_output="clean")(image, mask)

@@ -70,7 +70,7 @@ def test_cuda_without_cuda_exits_2(capsys):
 
 
 def test_labelled_step_is_the_engine_step():
-    """The split window re-implements FitStep.__call__: from the same seed both give identical losses and weights."""
+    """The split window runs FitStep's phases: from the same seed both give identical weights."""
     image, mask = profiler.synthetic_pair(64, seed=3)
     settings = profiler.ProfileSettings(size=64, device="cpu", seed=5)
     _, engine = profiler.build_step(settings, image, mask)
