@@ -83,7 +83,7 @@ def _aligned(run: pd.DataFrame, reference: Reference, only_present: bool, result
             result.problems.append(f"{row_label(row)}: missing from the run")
     extra = run.merge(reference.table[ROW], on=ROW, how="left", indicator=True)
     extra = extra[extra["_merge"] == "left_only"]
-    if len(extra) and not only_present:
+    if len(extra):
         configs = {config_label(*key) for key in extra[CONFIG].itertuples(index=False)}
         result.problems.append(f"{len(extra)} run rows are not in the reference ({', '.join(sorted(configs))}); a "
                                "changed parameter makes a new configuration: update the reference on purpose")

@@ -221,7 +221,8 @@ def load_reference(path: Path) -> Reference:
     if not path.exists():
         raise UserError(f"{path}: reference not found; make one with `dip-bench reference --suite SUITE --out "
                         f"{str(path).removesuffix('.csv')}` or `dip-bench check RUN --reference {path} --update`")
-    table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"], float_precision="round_trip",
+    exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}  # pandas 3: default
+    table = pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"], **exact,
                         dtype={"preset": str, "params": str, "status": str, "output_sha256": str})
     table = normalised(table, str(path))
     if "output_sha256" in table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -87,6 +88,12 @@ def test_changed_own_model_fails_the_check_and_is_named(installed: Path, tmp_pat
     capsys.readouterr()
     assert main(["check", str(tmp_path / "a"), "--reference", str(reference)]) == 0
     assert "exact mode" in capsys.readouterr().out
+    other_suite = tmp_path / "ref" / "other.csv"
+    shutil.copyfile(reference, other_suite)
+    meta = json.loads(reference.with_name("mine.meta.json").read_text())
+    other_suite.with_name("other.meta.json").write_text(json.dumps({**meta, "suite": "quick"}))
+    assert main(["check", str(tmp_path / "a"), "--reference", str(other_suite)]) == 2
+    assert "a reference of suite 'quick', but" in capsys.readouterr().err
 
     installed.write_text(installed.read_text().replace("NOISE = 0.05", "NOISE = 0.075"))  # the researcher's change
     sys.modules.pop("mymodel", None)

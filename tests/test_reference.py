@@ -1,29 +1,114 @@
-"""A slice of the quick suite against the stored CPU reference: a change to a model that moves PSNR fails here.
+"""A slice of the quick suite against the stored CPU reference (``reports/reference/quick-cpu``), here and on
+"another machine" imitated on this one (``ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1``, set before torch is imported,
+so in a subprocess): the check must pass unchanged code in whichever mode the fingerprints choose, and must still
+fail a DIP fit whose learning rate was doubled. Also: the stored reference is reproducible from the repository.
 
-The slice is every classical method on astronaut (all six mask kinds), the four non-official DIP nets and the
-official skip net with the `region` preset: the cheap rows (about two minutes on 2 cores). The tolerances are
-`dip-bench check`'s defaults (0.05 dB, 0.002 SSIM); two fresh venvs on this machine kind gave identical values.
+The slice is every classical method on astronaut (all mask kinds) and the DIP configurations other than the
+expensive official ``text``/``pixels`` presets (a few minutes on 2 cores).
 """
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
-from dip_bench.bench.check import compare
-from dip_bench.bench.results import read_results, read_table
-from dip_bench.bench.runner import run_rows
-from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
+import pytest
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "quick-cpu.csv"
+import dip_bench.bench
+from dip_bench.bench.reference import load_reference, meta_path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reports" / "reference" / "quick-cpu.csv"
+QUICK = Path(dip_bench.bench.__file__).parent / "suites" / "quick.toml"
 EXPENSIVE = {("dip-skip", "text"), ("dip-skip", "pixels")}
+OTHER_MACHINE = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}
+#: the "changed model": every DIP fit's Adam runs at twice its learning rate, the suite's parameters unchanged
+DOUBLED_LR = ("import sys, torch\n"
+              "class Adam(torch.optim.Adam):\n"
+              "    def __init__(self, params, lr=1e-3, **kw):\n"
+              "        super().__init__(params, lr=2 * lr, **kw)\n"
+              "torch.optim.Adam = Adam\n"
+              "from dip_bench.bench.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
 
 
-def test_quick_suite_slice_matches_the_cpu_reference(tmp_path: Path):
-    suite = load_suite("quick")
-    rows = [row for row in expand_rows(suite, load_pairs(suite), images=["astronaut"])
-            if (row.method.name, row.method.preset) not in EXPENSIVE]
-    assert {row.method.name for row in rows} >= {"telea", "ns", "biharmonic", "patchmatch", "dip-skip", "dip-encdec",
-                                                 "dip-encdec-skip", "dip-encdec-res", "dip-bicubic"}
-    run_rows(rows, "cpu", tmp_path)
-    result = compare(read_results(tmp_path), read_table(REFERENCE), only_present=True)
-    assert len(result.table) == len(rows)
-    assert result.ok, "\n".join(result.problems)
+def _toml_value(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def write_slice(path: Path, dip_only: bool = False) -> Path:
+    """The quick suite (same name, same method parameters) restricted to astronaut and the cheap configurations."""
+    suite = tomllib.loads(QUICK.read_text())
+    lines = [f"{key} = {_toml_value(value)}" for key, value in suite.items() if not isinstance(value, list)
+             or not value or not isinstance(value[0], dict)]
+    for data in suite["data"]:
+        lines += ["[[data]]"] + [f"{k} = {_toml_value(['astronaut'] if k == 'images' else v)}" for k, v in data.items()]
+    for method in suite["methods"]:
+        if (method["name"], method.get("preset")) in EXPENSIVE or (dip_only and not method["name"].startswith("dip")):
+            continue
+        if "images" in method and "astronaut" not in method["images"]:
+            continue
+        lines += ["[[methods]]"] + [f"{k} = {_toml_value(v)}" for k, v in method.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_and_check(tmp_path: Path, env: dict[str, str], dip_only: bool = False, prelude: str | None = None) -> dict:
+    """Run the slice in a subprocess under ``env`` and return ``check --only-present --json``'s verdict."""
+    suite, out = write_slice(tmp_path / "slice.toml", dip_only), tmp_path / "run"
+    start = [sys.executable, "-c", prelude] if prelude else [sys.executable, "-m", "dip_bench.bench.cli"]
+    environment = {**os.environ, **env}
+    subprocess.run(start + ["run", "--suite", str(suite), "--out", str(out), "--no-report"], env=environment,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    check = subprocess.run([sys.executable, "-m", "dip_bench.bench.cli", "check", str(out), "--reference",
+                            str(REFERENCE), "--only-present", "--json"], env=environment, capture_output=True, text=True)
+    assert check.returncode in (0, 1), check.stderr
+    verdict = json.loads(check.stdout)
+    assert verdict["ok"] == (check.returncode == 0)
+    return verdict
+
+
+@pytest.mark.parametrize("env", [{}, OTHER_MACHINE], ids=["this-machine", "avx2-one-thread"])
+def test_quick_suite_slice_passes_the_cpu_reference(tmp_path: Path, env: dict[str, str]):
+    verdict = run_and_check(tmp_path, env)
+    assert verdict["ok"], "\n".join(verdict["problems"])
+    methods = {line["method"] for line in verdict["configurations"]}
+    assert methods >= {"telea", "ns", "biharmonic", "dip-skip", "dip-encdec", "dip-bicubic"}
+    if env:
+        assert verdict["mode"] == "statistical" and "onednn_isa" in verdict["why"]
+
+
+def test_doubled_learning_rate_fails_on_another_machine(tmp_path: Path):
+    verdict = run_and_check(tmp_path, OTHER_MACHINE, dip_only=True, prelude=DOUBLED_LR)
+    assert verdict["mode"] == "statistical" and not verdict["ok"]
+    moved = {line["method"] for line in verdict["configurations"] if line["verdict"] == "MOVED"}
+    assert moved and all(name.startswith("dip") for name in moved)
+    assert all(any(problem.startswith(name) for problem in verdict["problems"]) for name in moved)
+
+
+def test_stored_reference_is_reproducible_from_the_repository():
+    reference = load_reference(REFERENCE)
+    made_by = reference.meta["made_by"]
+    assert made_by["command"].startswith("dip-bench reference --suite quick ") and not made_by["dirty"]
+    assert re.fullmatch(r"[0-9a-f]{7,40}", made_by["git_commit"])
+    assert reference.meta["fingerprint"]["device"] == "cpu" and reference.meta["tolerances"]
+    dip = [entry for entry in reference.meta["tolerances"] if entry["method"].startswith("dip")]
+    assert dip and all(len(entry["deviations"]) >= 3 for entry in dip)
+
+
+def test_nothing_under_reports_names_an_absolute_path():
+    absolute = re.compile(r"(?<![\w.~])(?:/(?:home|work|tmp|root|Users|usr|opt|mnt|var|private)/|[A-Z]:\\\\)")
+    for path in sorted((ROOT / "reports").rglob("*")):
+        if path.is_file() and path.suffix in {".csv", ".json", ".md", ".html", ".txt", ".toml"}:
+            found = absolute.search(path.read_text(errors="replace"))
+            assert found is None, f"{path.relative_to(ROOT)} names an absolute path: {found.group(0)!r}..."
+
+
+def test_reference_files_belong_together():
+    assert meta_path(REFERENCE).exists()

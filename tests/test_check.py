@@ -1,0 +1,135 @@
+"""The regression check's maths and decisions on synthetic tables: tolerance rule, mode choice, exact mode down to
+one ulp, statistical mode per configuration mean, and the references it refuses to judge."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dip_bench.bench.check import choose_mode, compare
+from dip_bench.bench.reference import (FLOOR, K_MAX, K_RMS, Reference, load_reference, measure_tolerances,
+                                       normalised, tolerance, write_reference)
+from dip_bench.contract import UserError
+
+FINGERPRINT = {"device": "cpu", "cpu": "X", "onednn_isa": "Intel AVX-512", "threads": 2,
+               "packages": {"torch": "2.13.0", "numpy": "2.4.6"}}
+PARAMS = '{"iterations": 300, "preset": "region"}'
+
+
+def table(shift: float = 0.0, rows: int = 4, rng_seed: int = 0) -> pd.DataFrame:
+    """A DIP configuration with ``rows`` rows (its PSNR shifted by ``shift``) and a classical one."""
+    rng = np.random.default_rng(rng_seed)
+    records = []
+    for i in range(rows):
+        records.append({"method": "dip-skip", "preset": "region", "params": PARAMS, "image": f"im{i}", "mask": "text",
+                        "seed": 0, "status": "ok", "psnr": 25.0 + i + shift + 0.1 * rng.standard_normal(),
+                        "ssim": 0.8 + 0.01 * rng.standard_normal()})
+        records.append({"method": "telea", "preset": "", "params": "{}", "image": f"im{i}", "mask": "text", "seed": 0,
+                        "status": "ok", "psnr": 20.0 + i, "ssim": 0.7})
+    return normalised(pd.DataFrame(records), "test")
+
+
+def reference(tmp_path: Path, base: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> Reference:
+    path = tmp_path / "ref.csv"
+    write_reference(path, base, {"suite": "t", "fingerprint": FINGERPRINT,
+                                 "tolerances": measure_tolerances(base, variants, [0])})
+    return load_reference(path)
+
+
+def test_tolerance_rule():
+    d = [0.1, -0.2, 0.05]
+    rms = math.sqrt(np.mean(np.square(d)))
+    assert tolerance(d, "psnr") == pytest.approx(max(K_RMS * rms, K_MAX * 0.2))
+    assert tolerance([], "psnr") == FLOOR["psnr"] and tolerance([0.0, 0.0], "ssim") == FLOOR["ssim"]
+    assert tolerance([1.0, float("nan")], "psnr") == pytest.approx(K_RMS * 1.0)
+
+
+def test_tolerances_are_measured_per_configuration_mean(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {"v1": table(rng_seed=1), "v2": table(rng_seed=2)})
+    dip = ref.tolerances[("dip-skip", "region", normalised(base, "t").params.iloc[0])]
+    deviations = [(table(rng_seed=s).psnr - base.psnr)[base.method == "dip-skip"].mean() for s in (1, 2)]
+    assert dip["n"] == 4 and dip["tol_psnr"] == pytest.approx(tolerance(deviations, "psnr"))
+    telea = ref.tolerances[("telea", "", "{}")]
+    assert telea["tol_psnr"] == FLOOR["psnr"] and telea["max_psnr"] == 0.0
+
+
+def test_mode_choice():
+    assert choose_mode(FINGERPRINT, dict(FINGERPRINT)).name == "exact"
+    other = {**FINGERPRINT, "onednn_isa": "Intel AVX2", "threads": 1}
+    mode = choose_mode(FINGERPRINT, other)
+    assert mode.name == "statistical" and "onednn_isa" in mode.why and "threads 2 -> 1" in mode.why
+    assert "numpy" in choose_mode(FINGERPRINT, {**FINGERPRINT, "packages": {"torch": "2.13.0", "numpy": "2.5"}}).why
+    assert choose_mode(FINGERPRINT, None).name == "statistical"
+    gpu = {**FINGERPRINT, "device": "cuda"}
+    assert choose_mode(gpu, dict(gpu)).name == "statistical"
+
+
+def test_exact_mode_catches_a_one_ulp_scale_change(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {})
+    assert compare(base, ref, FINGERPRINT).ok
+    moved = base.copy()
+    moved.loc[moved.index[moved.method == "telea"][2], "psnr"] *= 1 + 1e-12
+    result = compare(moved, ref, FINGERPRINT)
+    assert result.mode.name == "exact" and not result.ok
+    assert len(result.problems) == 1 and result.problems[0].startswith("telea im2/text seed 0: psnr")
+
+
+def test_statistical_mode_passes_noise_and_fails_a_shift(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {f"v{s}": table(rng_seed=s) for s in range(1, 6)})
+    other = {**FINGERPRINT, "threads": 1}
+    assert compare(table(rng_seed=7), ref, other).ok
+    result = compare(table(shift=-1.0, rng_seed=7), ref, other)
+    assert result.mode.name == "statistical" and not result.ok
+    assert len(result.problems) == 1 and result.problems[0].startswith("dip-skip[region] iterations=300 (n=4): mean psnr")
+    assert {line["method"]: line["verdict"] for line in result.lines} == {"dip-skip": "MOVED", "telea": "ok"}
+
+
+def test_statistical_mode_scales_the_tolerance_for_a_slice(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {f"v{s}": table(rng_seed=s) for s in range(1, 4)})
+    run = table(rng_seed=9)
+    result = compare(run[run.image.isin(["im0"])], ref, {**FINGERPRINT, "threads": 1}, only_present=True)
+    lines = {line["method"]: line for line in result.lines}
+    full = ref.tolerances[("dip-skip", "region", base.params.iloc[0])]["tol_psnr"]
+    assert lines["dip-skip"]["n"] == 1 and lines["dip-skip"]["tol_psnr"] == pytest.approx(full * 2)
+
+
+def test_missing_rows_and_changed_status_fail(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {})
+    result = compare(base.iloc[1:], ref, FINGERPRINT)
+    assert any("missing from the run" in p for p in result.problems)
+    assert compare(base.iloc[1:], ref, FINGERPRINT, only_present=True).ok
+    failed = base.copy()
+    failed.loc[0, "status"] = "failed: boom"
+    assert any("status 'ok' -> 'failed: boom'" in p for p in compare(failed, ref, FINGERPRINT).problems)
+
+
+def test_refuses_what_it_cannot_judge(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {"v": table(rng_seed=1)})
+    exact_only = tmp_path / "exact-only.csv"
+    write_reference(exact_only, base, {"suite": "t", "fingerprint": FINGERPRINT, "tolerances": []})
+    with pytest.raises(UserError, match="no measured tolerances"):
+        compare(base, load_reference(exact_only), {**FINGERPRINT, "threads": 1})
+    meta_file = tmp_path / "ref.meta.json"
+    meta = json.loads(meta_file.read_text())
+    for bad in (float("inf"), -0.1, "0.1"):
+        meta["tolerances"][0]["tol_psnr"] = bad
+        meta_file.write_text(json.dumps(meta))
+        with pytest.raises(UserError, match="tolerance tol_psnr of dip-skip"):
+            load_reference(ref.path)
+    pd.read_csv(ref.path).drop(columns=["ssim"]).to_csv(ref.path, index=False)
+    with pytest.raises(UserError, match="missing column\\(s\\) ssim"):
+        load_reference(ref.path)
+    with pytest.raises(UserError, match="rows share a key"):
+        normalised(pd.concat([base, base.iloc[:1]]), "dup.csv")
+    with pytest.raises(UserError, match="reference not found"):
+        load_reference(tmp_path / "nothing.csv")
