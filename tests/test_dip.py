@@ -149,3 +149,25 @@ def test_a_pack_of_three_fits_equals_each_fit_alone():
                         torch.Generator().manual_seed(10 + i)).output
         torch.testing.assert_close(packed[i], alone, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(packed[0], packed[1])
+
+
+@pytest.mark.parametrize("has_fp32_precision", [True, False])
+def test_tf32_switch_works_with_and_without_fp32_precision(monkeypatch, has_fp32_precision):
+    """torch >= 2.9 has cudnn.conv.fp32_precision; older releases only the allow_tf32 flags (the torch floor)."""
+    from dip_bench.dip.fit import _set_cuda_tf32
+
+    if not has_fp32_precision:
+        monkeypatch.delattr(type(torch.backends.cudnn), "conv", raising=False)
+        before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        restore = _set_cuda_tf32(False)
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (False, False)
+        restore()
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+        return
+    if not hasattr(getattr(torch.backends.cudnn, "conv", None), "fp32_precision"):
+        pytest.skip("this torch predates cudnn.conv.fp32_precision")
+    before = torch.backends.cudnn.conv.fp32_precision
+    restore = _set_cuda_tf32(False)
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    restore()
+    assert torch.backends.cudnn.conv.fp32_precision == before
