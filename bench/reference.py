@@ -173,11 +173,13 @@ def measure_tolerances(default: pd.DataFrame, variants: dict[str, pd.DataFrame],
                 continue  # a row failed in one run only: not a deviation of the same mean
             deviations.setdefault(tuple(row[CONFIG]), []).append(
                 {"variant": name, "seed": int(row["seed"]), **{m: float(row[f"{m}_v"] - row[m]) for m in JUDGED}})
+    counts = {tuple(row[CONFIG]): int(row["n"]) for _, row in counted.iterrows()}
+    configs = default[default["seed"].isin(reference_seeds)][CONFIG].drop_duplicates()
     entries = []
-    for _, row in counted.iterrows():
-        samples = deviations.get(tuple(row[CONFIG]), [])
+    for key in configs.itertuples(index=False):
+        samples = deviations.get(tuple(key), [])
         entries.append({
-            **{column: row[column] for column in CONFIG}, "n": int(row["n"]),
+            **dict(zip(CONFIG, key)), "n": counts.get(tuple(key), 0),
             **{f"tol_{m}": tolerance([s[m] for s in samples], m) for m in JUDGED},
             **{f"rms_{m}": float(np.sqrt(np.mean([s[m] ** 2 for s in samples]))) if samples else 0.0
                for m in JUDGED},

@@ -30,6 +30,8 @@ def table(shift: float = 0.0, rows: int = 4, rng_seed: int = 0) -> pd.DataFrame:
                         "ssim": 0.8 + 0.01 * rng.standard_normal()})
         records.append({"method": "telea", "preset": "", "params": "{}", "image": f"im{i}", "mask": "text", "seed": 0,
                         "status": "ok", "psnr": 20.0 + i, "ssim": 0.7})
+        records.append({"method": "edgeconnect", "preset": "", "params": "{}", "image": f"im{i}", "mask": "text",
+                        "seed": 0, "status": "skipped: no weights", "psnr": math.nan, "ssim": math.nan})
     return normalised(pd.DataFrame(records), "test")
 
 
@@ -88,7 +90,8 @@ def test_statistical_mode_passes_noise_and_fails_a_shift(tmp_path: Path):
     result = compare(table(shift=-1.0, rng_seed=7), ref, other)
     assert result.mode.name == "statistical" and not result.ok
     assert len(result.problems) == 1 and result.problems[0].startswith("dip-skip[region] iterations=300 (n=4): mean psnr")
-    assert {line["method"]: line["verdict"] for line in result.lines} == {"dip-skip": "MOVED", "telea": "ok"}
+    assert {line["method"]: line["verdict"] for line in result.lines} == {"dip-skip": "MOVED", "telea": "ok",
+                                                                           "edgeconnect": "ok"}
 
 
 def test_statistical_mode_scales_the_tolerance_for_a_slice(tmp_path: Path):

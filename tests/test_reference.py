@@ -79,7 +79,8 @@ def _skip_if_only_library_versions_moved_classical_rows(verdict: dict, run_dir: 
     """Classical outputs are exact functions of their library's version: when only classical configurations moved
     and a numeric package's version differs from the reference's, say which and skip (the check itself fails, as
     it should: a new release changed a stored number)."""
-    moved = [line["method"] for line in verdict["configurations"] if line["verdict"].startswith(("MOVED", "CHANGED"))]
+    moved = [line["method"] for line in verdict["configurations"]
+             if line["verdict"].startswith(("MOVED", "CHANGED"))]
     if not moved or any(name.startswith("dip") for name in moved):
         return
     stored = load_reference(REFERENCE).meta["fingerprint"]["packages"]
