@@ -24,6 +24,9 @@ from dip_bench.bench.reference import VARIANTS, config_label, make_reference, ru
 from dip_bench.bench.suite import load_suite
 from dip_bench.contract import UserError, resolve_device
 
+#: the shift of a configuration's mean PSNR (dB) that the cross-machine check must catch
+DETECT_DB = 1.0
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("reference", help="make a regression reference with tolerances from measured spread")
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.spread_seeds is not None and not set(seeds) <= set(range(args.spread_seeds)):
         raise UserError(f"--spread-seeds {args.spread_seeds}: must include the suite's seeds {seeds}")
     plan = _plan(args, device.type)
+    csv = Path(str(args.out).removesuffix(".csv") + ".csv")
     work = args.work or Path(tempfile.mkdtemp(prefix="dip-bench-reference-"))
     base = [sys.executable, "-m", "dip_bench.bench.cli", "run", "--suite", args.suite, "--device", device.type,
             "--no-report"] + (["--seeds", str(args.spread_seeds)] if args.spread_seeds else []) \
@@ -110,11 +114,16 @@ def run(args: argparse.Namespace) -> int:
                                + (["--allow-dirty"] if args.allow_dirty else []))
     extra = {"suite_file": _relative(suite.path),
              "environments": {name: env for name, env in plan if (work / name) in spread or name == "reference"}}
-    meta = make_reference(work / "reference", spread, Path(str(args.out).removesuffix(".csv") + ".csv"), command, seeds, extra)
+    meta = make_reference(work / "reference", spread, csv, command, seeds, extra)
     for entry in meta["tolerances"]:
         name = config_label(entry["method"], entry["preset"], entry["params"])
         print(f"  {name:<44} n={entry['n']:<3} spread rms {entry['rms_psnr']:.3g} dB, max {entry['max_psnr']:.3g} dB "
               f"-> tol {entry['tol_psnr']:.3g} dB (catches shifts > {entry['tol_psnr'] + entry['max_psnr']:.3g} dB)"
               f" / SSIM tol {entry['tol_ssim']:.3g}")
-    print(f"wrote {args.out.with_suffix('.csv')} and its .meta.json ({len(spread)} spread runs)")
+    blunt = [config_label(e["method"], e["preset"], e["params"]) for e in meta["tolerances"]
+             if e["tol_psnr"] + e["max_psnr"] > DETECT_DB]
+    if blunt:
+        print(f"reference: warning: shifts of {DETECT_DB} dB in the mean PSNR of {', '.join(blunt)} may pass on another "
+              "machine; give these configurations more rows (images, masks or seeds) in the suite")
+    print(f"wrote {csv} and its .meta.json ({len(spread)} spread runs)")
     return 0

@@ -82,7 +82,12 @@ def constrained_packages() -> tuple[str, ...]:
     if not path.exists():
         return ()
     names = (re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0] for line in path.read_text().splitlines())
-    return tuple(sorted({name.lower() for name in names if name and not name.startswith(("#", "-"))}))
+    return tuple(sorted({_normal(name) for name in names if name and not name.startswith(("#", "-"))}))
+
+
+def _normal(name: str) -> str:
+    """A distribution name in its normal form (PEP 503): ``scikit_image`` -> ``scikit-image``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
