@@ -35,7 +35,8 @@ class OpenCVInpainter:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
         check_image_mask(image, mask)
         start = time.perf_counter()
-        source = to_uint8(image[..., 0] if image.shape[2] == 1 else image)
+        hidden = np.where(mask[..., None], image, 0.0)  # cv2.inpaint reads hole pixels: hide them
+        source = to_uint8(hidden[..., 0] if image.shape[2] == 1 else hidden)
         filled = cv2.inpaint(source, hole_mask_uint8(mask), self.radius, _FLAGS[self.algorithm])
         output = composite(filled.astype(np.float32) / 255.0, image, mask)
         seconds = time.perf_counter() - start

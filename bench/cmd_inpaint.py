@@ -14,7 +14,7 @@ from dip_bench.contract import UserError, composite, resolve_device
 from dip_bench.bench import metrics
 from dip_bench.bench.atomic import check_output_file, write_png
 from dip_bench.bench.params import parse_params
-from dip_bench.bench.registry import _type_hints, create, get_method
+from dip_bench.bench.registry import create, get_method
 from dip_bench.datasets import check_pair, load_image, load_mask
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out}: the output is written as PNG; give a name ending in .png")
     resolve_device(args.device)
     spec = get_method(args.method)
-    params = parse_params(args.param, _type_hints(spec.load_factory()))
+    params = parse_params(args.param, spec.type_hints())
     for option, key, value in (("--preset", "preset", args.preset), ("--iters", "iterations", args.iters),
                                ("--weights", "weights", args.weights)):
         if value is not None:

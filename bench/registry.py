@@ -71,6 +71,10 @@ class MethodSpec:
         """Names of the keyword parameters the factory accepts (beyond ``fixed``)."""
         return list(self.signature())
 
+    def type_hints(self) -> dict[str, Any]:
+        """The factory's parameter annotations by name (empty where they cannot be resolved)."""
+        return _type_hints(self.load_factory())
+
     def validate(self, params: dict[str, Any], where: str = "--param") -> None:
         """Refuse unknown parameter names and values of the wrong type (``UserError`` naming ``where``)."""
         signature = self.signature()
@@ -78,7 +82,7 @@ class MethodSpec:
         if unknown:
             raise UserError(f"{where}: method {self.name!r} has no parameter {', '.join(unknown)} "
                             f"(it takes: {', '.join(signature) or 'none'})")
-        hints = _type_hints(self.load_factory())
+        hints = self.type_hints()
         for name, value in params.items():
             expected = hints.get(name)
             if expected is not None and not _matches(value, expected):
