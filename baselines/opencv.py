@@ -5,7 +5,8 @@
   CVPR 2001.
 Code: https://github.com/opencv/opencv (modules/photo/src/inpaint.cpp), Apache-2.0.
 
-Conversion, done once here: the image goes to uint8 by rounding (``round(x * 255)``), gray as a 2-D array; the hole
+Conversion, done once here: the hole pixels are set to 0 (``cv2.inpaint`` reads them, so they must not carry
+the hidden values), the image goes to uint8 by rounding (``round(x * 255)``), gray as a 2-D array; the hole
 mask is uint8 with non-zero = hole (cv2's convention; ours is True = known).
 """
 from __future__ import annotations

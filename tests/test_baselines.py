@@ -75,7 +75,7 @@ def test_conversions_round_and_mark_holes() -> None:
 def test_opencv_equals_direct_cv2_call(name: str, flag: int, channels: int) -> None:
     image, mask = _image(channels), _mask()
     output, record = _make(name, radius=5)(image, mask)
-    source = np.round(image * 255).astype(np.uint8)
+    source = np.round(np.where(mask[..., None], image, 0) * 255).astype(np.uint8)  # holes hidden, as documented
     source = source[..., 0] if channels == 1 else source
     direct = cv2.inpaint(source, (~mask).astype(np.uint8), 5, flag).reshape(image.shape)
     np.testing.assert_array_equal(output[~mask], direct[~mask].astype(np.float32) / 255)
