@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     blunt = [config_label(e["method"], e["preset"], e["params"]) for e in meta["tolerances"]
              if e["tol_psnr"] + e["max_psnr"] > DETECT_DB]
     if blunt:
-        print(f"reference: warning: shifts of {DETECT_DB} dB in the mean PSNR of {', '.join(blunt)} may pass on another "
-              "machine; give these configurations more rows (images, masks or seeds) in the suite")
+        print(f"reference: warning: shifts of {DETECT_DB} dB in the mean PSNR of {', '.join(blunt)} may pass on "
+              "another machine; give these configurations more rows (images, masks or seeds) in the suite")
     print(f"wrote {csv} and its .meta.json ({len(spread)} spread runs)")
     return 0

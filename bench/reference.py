@@ -79,7 +79,8 @@ def config_label(method: str, preset: str, params: str) -> str:
 
 
 def row_label(row: pd.Series | dict[str, Any]) -> str:
-    return f"{config_label(row['method'], row['preset'], row['params'])} {row['image']}/{row['mask']} seed {row['seed']}"
+    config = config_label(row["method"], row["preset"], row["params"])
+    return f"{config} {row['image']}/{row['mask']} seed {row['seed']}"
 
 
 def normalised(table: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -108,7 +109,8 @@ def file_sha256(path: Path) -> str | None:
 
 
 def run_table(run_dir: Path) -> pd.DataFrame:
-    """A run's results (``require_run``) with ``output_sha256``, the SHA-256 of each row's output PNG (None without one)."""
+    """A run's results (``require_run``) with ``output_sha256``, the SHA-256 of each row's output PNG (None
+    without one)."""
     require_run(run_dir)
     table = read_results(run_dir)
     outputs = []

@@ -89,7 +89,8 @@ def test_statistical_mode_passes_noise_and_fails_a_shift(tmp_path: Path):
     assert compare(table(rng_seed=7), ref, other).ok
     result = compare(table(shift=-1.0, rng_seed=7), ref, other)
     assert result.mode.name == "statistical" and not result.ok
-    assert len(result.problems) == 1 and result.problems[0].startswith("dip-skip[region] iterations=300 (n=4): mean psnr")
+    assert len(result.problems) == 1
+    assert result.problems[0].startswith("dip-skip[region] iterations=300 (n=4): mean psnr")
     assert {line["method"]: line["verdict"] for line in result.lines} == {"dip-skip": "MOVED", "telea": "ok",
                                                                            "edgeconnect": "ok"}
 

@@ -39,7 +39,9 @@ DOUBLED_LR = ("import sys, torch\n"
 def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return json.dumps(value) if isinstance(value, str) else str(value)
 
 
 def write_slice(path: Path, dip_only: bool = False) -> Path:
@@ -67,7 +69,8 @@ def run_and_check(tmp_path: Path, env: dict[str, str], dip_only: bool = False, p
     subprocess.run(start + ["run", "--suite", str(suite), "--out", str(out), "--no-report"], env=environment,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     check = subprocess.run([sys.executable, "-m", "dip_bench.bench.cli", "check", str(out), "--reference",
-                            str(REFERENCE), "--only-present", "--json"], env=environment, capture_output=True, text=True)
+                            str(REFERENCE), "--only-present", "--json"], env=environment, capture_output=True,
+                           text=True)
     assert check.returncode in (0, 1), check.stderr
     verdict = json.loads(check.stdout)
     assert verdict["ok"] == (check.returncode == 0)
