@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,9 +52,9 @@ from dip_bench.contract import UserError
 
 BACKENDS = ("inprocess", "local", "slurm")
 CONFIG_KEYS = ("executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_param")
-#: parameters that have their own option (``--slurm-param`` may not set them)
-OWN_PARAMS = {"partition": "slurm_partition", "gpus_per_node": "slurm_gpus_per_job", "time": "slurm_time",
-              "timeout_min": "slurm_time", "folder": "--out"}
+#: submitit parameters that have their own option (``--slurm-param`` may not set them)
+OWN_PARAMS = {"partition": "--slurm-partition", "gpus_per_node": "--slurm-gpus-per-job", "time": "--slurm-time",
+              "timeout_min": "--slurm-time"}
 STATE_DIR = "executor"
 RECORD = "submission.json"
 POLL_S = {"local": 0.5, "slurm": 15.0}
@@ -175,8 +177,8 @@ def _check(key: str, value: Any, where: str) -> None:
         for name in value:
             if name in OWN_PARAMS:
                 option = OWN_PARAMS[name]
-                raise UserError(f"{shown}: set {name} with {option if option.startswith('--') else '--' + option.replace('_', '-')}"
-                                f" (or {option} in [executor]), not as a parameter")
+                raise UserError(f"{shown}: set {name} with {option} (or {option[2:].replace('-', '_')} in "
+                                "[executor]), not as a parameter")
 
 
 def selected(args: argparse.Namespace) -> bool:
@@ -318,15 +320,26 @@ def make_executor(config: Config, folder: Path, gpus: int, time_min: int, tasks:
         executor.update_parameters(timeout_min=time_min, gpus_per_node=gpus)
         return executor
     executor = submitit.SlurmExecutor(folder=folder)
-    params = {"job_name": name, "time": time_min, "gpus_per_node": gpus, "array_parallelism": tasks,
-              **({"partition": config.partition} if config.partition else {}), **config.params}
-    valid = submitit.SlurmExecutor._valid_parameters()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise UserError(f"--slurm-param {unknown[0]}: submitit's SlurmExecutor has no such parameter (it takes: "
-                        f"{', '.join(sorted(valid))})")
-    executor.update_parameters(**params)
+    executor.update_parameters(**{"job_name": name, "time": time_min, "gpus_per_node": gpus,
+                                  "array_parallelism": tasks,
+                                  **({"partition": config.partition} if config.partition else {}), **config.params})
     return executor
+
+
+def check_backend(config: Config) -> None:
+    """Before any work: submitit is installed, Slurm is there (``srun``) and knows every ``--slurm-param``."""
+    submitit = import_submitit(config.backend)
+    if config.backend != "slurm":
+        return
+    valid = submitit.SlurmExecutor._valid_parameters()
+    for name in sorted(config.params):
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else f" (it takes: {', '.join(sorted(valid))})"
+            raise UserError(f"--slurm-param {name}: submitit's SlurmExecutor has no such parameter{hint}")
+    if shutil.which("srun") is None:
+        raise UserError("--executor slurm: no Slurm here (srun not found); run on the cluster's login node, or use "
+                        "--executor local to run the same tasks on this machine")
 
 
 def submit(executor: Any, config: Config, specs: list[TaskSpec], out: Path, baseline: dict[str, int | None]
@@ -380,7 +393,8 @@ def task_failure(job: Any) -> str:
     if "failed during processing with trace" in text:
         lines = [line for line in text.split("----------------------")[1].splitlines() if line.strip()]
         return f"raised {lines[-1].strip()[:200]}" if lines else f"failed ({state})"
-    return f"ended in state {state} without writing this row (killed, timed out or preempted)"
+    return f"stopped before writing this row (submitit state {state}, no result: killed, out of memory, timed out " \
+           f"or preempted; log {job.paths.stderr})"
 
 
 def settle(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> int:
@@ -432,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.suite)
     config = resolve_config(args, suite.path)
-    import_submitit(config.backend)
+    check_backend(config)
     requested = args.device or suite.device
     if requested != "auto" and not requested.startswith(("cpu", "cuda")):
         raise UserError(f"--device {requested!r}: choose auto, cpu, cuda or cuda:N")
