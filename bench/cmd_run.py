@@ -17,7 +17,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from dip_bench.bench import executor, lpips_metric
+from dip_bench.bench import balance, estimate, executor, lpips_metric
 from dip_bench.bench.atomic import check_writable_dir, write_text
 from dip_bench.bench.meta import environment
 from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
@@ -96,6 +96,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dic
     if not rows:
         raise UserError(f"suite {suite.name!r}: no rows match --methods/--images/--shard")
     check_methods(rows, device)
+    for line in balance.check(rows):
+        print(f"warning: {line}")
     meta = {"suite": suite.name, "suite_file": suite.path.name, "seeds": list(seeds or suite.seeds),
             "shard": args.shard, "methods": methods, "images": images,
             "lpips": "ok" if lpips_metric.unavailable_reason() is None else f"skipped: {lpips_metric.unavailable_reason()}"}
@@ -170,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         todo = set_aside(out, every_row, rows)
         print(f"resume: {len(rows) - len(todo)} of {len(rows)} rows already done in {out}, {len(todo)} to run")
         rows = todo
+    if rows:
+        print(f"{len(rows)} rows: {estimate.describe(estimate.estimate(rows, device))}")
     pairs = list({id(row.pair): row.pair for row in every_row}.values())
     meta["masks"] = save_masks(pairs, out)
     write_text(out / META, json.dumps({**meta, **environment(resolve_device(device))}, indent=2) + "\n")
