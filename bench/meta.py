@@ -26,8 +26,8 @@ PACKAGES = ("dip-bench", "torch", "numpy", "scipy", "scikit-image", "opencv-pyth
             "pillow", "pypatchmatch")
 #: packages whose version can change a stored number (they compute a method's output or score it)
 NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "opencv-python-headless", "pypatchmatch", "pillow")
-#: environment variables that change which kernels torch and oneDNN pick
-KERNEL_ENV = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "ONEDNN_DEFAULT_FPMATH_MODE")
+#: fingerprint fields named first when two fingerprints differ (the usual reasons)
+MAIN_FIELDS = ("device", "cpu", "gpu", "onednn_isa", "aten_cpu_capability", "threads", "torch")
 _ISA_PROBE = ("import torch\n"
               "with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):\n"
               "    torch.nn.Conv2d(32, 32, 3)(torch.zeros(1, 32, 64, 64)).sum().backward()\n")
@@ -140,7 +140,7 @@ def fingerprint(device: torch.device) -> dict[str, Any]:
         "onednn_isa": onednn_isa() if not cuda else None,
         "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
-        "kernel_env": {name: os.environ[name] for name in KERNEL_ENV if name in os.environ},
+        "onednn_fpmath_mode": os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE"),
         "gpu": torch.cuda.get_device_name(device) if cuda else None,
         "cuda": torch.version.cuda if cuda else None,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
@@ -159,7 +159,8 @@ def fingerprint_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         return {prefix.rstrip("."): value}
 
     left, right = flat(a), flat(b)
-    return [f"{key} {left.get(key)!r} -> {right.get(key)!r}" for key in sorted(set(left) | set(right))
+    order = lambda key: (MAIN_FIELDS.index(key) if key in MAIN_FIELDS else len(MAIN_FIELDS), key)  # noqa: E731
+    return [f"{key} {left.get(key)!r} -> {right.get(key)!r}" for key in sorted(set(left) | set(right), key=order)
             if left.get(key) != right.get(key)]
 
 

@@ -116,6 +116,17 @@ def test_missing_rows_and_changed_status_fail(tmp_path: Path):
     assert any("status 'ok' -> 'failed: boom'" in p for p in compare(failed, ref, FINGERPRINT).problems)
 
 
+def test_a_new_configuration_fails_and_extra_seeds_are_not_compared(tmp_path: Path):
+    base = table()
+    ref = reference(tmp_path, base, {})
+    changed = base.copy()
+    changed.loc[changed.method == "dip-skip", "params"] = '{"iterations":600,"preset":"region"}'
+    problems = compare(changed, ref, FINGERPRINT, only_present=True).problems
+    assert any("not in the reference: dip-skip[region] iterations=600" in p for p in problems)
+    more_seeds = pd.concat([base, base.assign(seed=1, psnr=base.psnr + 5)], ignore_index=True)
+    assert compare(more_seeds, ref, FINGERPRINT).ok
+
+
 def test_refuses_what_it_cannot_judge(tmp_path: Path):
     base = table()
     ref = reference(tmp_path, base, {"v": table(rng_seed=1)})
