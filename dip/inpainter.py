@@ -33,6 +33,7 @@ DEFAULT_PRESETS = {
     "bicubic": "imprior",
 }
 
+
 @dataclass(frozen=True)
 class _Problem:
     """One prepared image: tensors on the device, padded to the net's multiple; ``size`` is the unpadded (H, W)."""
