@@ -201,8 +201,8 @@ def import_submitit(backend: str) -> Any:
 @dataclass(frozen=True)
 class TaskSpec:
     """What one task needs to find its rows again on its node: the suite file, data root and seeds as the submitting
-    command saw them, the device to resolve there, the run folder, its row ids and the modification time of each
-    row file at submission (``None``: no file), so that a requeued task skips the rows it already wrote."""
+    command saw them, the device to resolve there, the run folder, its row ids and the stamp of each row file at
+    submission (``row_stamp``; ``None``: no file), so that a requeued task skips the rows it already wrote."""
 
     suite: str
     data_root: str | None
@@ -210,19 +210,22 @@ class TaskSpec:
     device: str
     out: str
     row_ids: tuple[str, ...]
-    baseline: dict[str, int | None]
+    baseline: dict[str, str | None]
 
 
-def row_mtime(out: Path, rid: str) -> int | None:
+def row_stamp(out: Path, rid: str) -> str | None:
+    """Inode and modification time of row ``rid``'s file (``None``: no file); a rewrite changes it (``os.replace``
+    gives a new inode even where mtimes are coarse)."""
     try:
-        return (Path(out) / ROWS / f"{rid}.json").stat().st_mtime_ns
+        stat = (Path(out) / ROWS / f"{rid}.json").stat()
     except FileNotFoundError:
         return None
+    return f"{stat.st_ino}:{stat.st_mtime_ns}"
 
 
-def written(out: Path, rid: str, baseline: dict[str, int | None]) -> bool:
-    """Whether row ``rid`` was written since the submission (its file is new or newer than at submission)."""
-    now = row_mtime(out, rid)
+def written(out: Path, rid: str, baseline: dict[str, str | None]) -> bool:
+    """Whether row ``rid`` was written since the submission (its file is new or another than at submission)."""
+    now = row_stamp(out, rid)
     return now is not None and now != baseline.get(rid)
 
 
@@ -265,8 +268,9 @@ def net_key(row: Row) -> tuple[str, str, str]:
 
 def group_rows(rows: Sequence[Row], jobs: int | None, cost: Callable[[Row], float]) -> list[list[Row]]:
     """Cut ``rows`` into at most ``jobs`` tasks of balanced cost (seconds), keeping rows of one net and size
-    together: each net's rows are split into consecutive chunks of at most the mean task cost, and the chunks go,
-    largest first, to the least loaded task (longest-processing-time rule). ``jobs=None``: one task per net and
+    together: each net's rows are split into consecutive chunks of about equal cost, at most half the mean task
+    cost, and the chunks go, largest first, to a task that already holds that net while it stays within the mean,
+    else to the least loaded task (longest-processing-time rule). ``jobs=None``: one task per net and
     size. Deterministic; each task keeps the suite's row order; empty tasks are dropped."""
     groups: dict[tuple[str, str, str], list[tuple[int, Row]]] = {}
     for index, row in enumerate(rows):
@@ -274,22 +278,28 @@ def group_rows(rows: Sequence[Row], jobs: int | None, cost: Callable[[Row], floa
     jobs = min(jobs or len(groups), len(rows))
     costs = {index: max(cost(row), 1e-3) for index, row in enumerate(rows)}
     cap = sum(costs.values()) / jobs
-    chunks: list[list[tuple[int, Row]]] = []
-    for members in groups.values():
+    chunks: list[tuple[tuple[str, str, str], list[tuple[int, Row]]]] = []
+    for key, members in groups.items():
+        group_cost = sum(costs[i] for i, _ in members)
+        target = group_cost / math.ceil(2 * group_cost / cap - 1e-9)
         chunk: list[tuple[int, Row]] = []
         for member in members:
-            if chunk and sum(costs[i] for i, _ in chunk) + costs[member[0]] > cap * (1 + 1e-9):
-                chunks.append(chunk)
+            if chunk and sum(costs[i] for i, _ in chunk) + costs[member[0]] / 2 > target * (1 + 1e-9):
+                chunks.append((key, chunk))
                 chunk = []
             chunk.append(member)
-        chunks.append(chunk)
-    chunks.sort(key=lambda c: (-sum(costs[i] for i, _ in c), c[0][0]))
+        chunks.append((key, chunk))
+    chunks.sort(key=lambda c: (-sum(costs[i] for i, _ in c[1]), c[1][0][0]))
     tasks: list[list[tuple[int, Row]]] = [[] for _ in range(jobs)]
+    nets: list[set[tuple[str, str, str]]] = [set() for _ in range(jobs)]
     loads = [0.0] * jobs
-    for chunk in chunks:
-        k = min(range(jobs), key=lambda j: (loads[j], j))
+    for key, chunk in chunks:
+        chunk_cost = sum(costs[i] for i, _ in chunk)
+        same_net = [j for j in range(jobs) if key in nets[j] and loads[j] + chunk_cost <= cap * (1 + 1e-9)]
+        k = min(same_net or range(jobs), key=lambda j: (loads[j], j))
         tasks[k].extend(chunk)
-        loads[k] += sum(costs[i] for i, _ in chunk)
+        nets[k].add(key)
+        loads[k] += chunk_cost
     return [[row for _, row in sorted(task, key=lambda member: member[0])] for task in tasks if task]
 
 
@@ -304,7 +314,7 @@ class Submission:
     folder: Path
     jobs: list[Any]
     tasks: list[list[str]]
-    baseline: dict[str, int | None]
+    baseline: dict[str, str | None]
 
     @property
     def array_id(self) -> str:
@@ -342,7 +352,7 @@ def check_backend(config: Config) -> None:
                         "--executor local to run the same tasks on this machine")
 
 
-def submit(executor: Any, config: Config, specs: list[TaskSpec], out: Path, baseline: dict[str, int | None]
+def submit(executor: Any, config: Config, specs: list[TaskSpec], out: Path, baseline: dict[str, str | None]
            ) -> Submission:
     """Submit one task per spec as a job array and record it in ``<out>/executor/submission.json``."""
     jobs = executor.map_array(Task(), specs)
@@ -496,7 +506,7 @@ def run(args: argparse.Namespace) -> int:
         write_text(out / META, json.dumps({**meta, **environment(torch.device("cpu"))}, indent=2) + "\n")
         if not rows:
             return _finish(args, out, [])
-        baseline = {row.id: row_mtime(out, row.id) for row in rows}
+        baseline = {row.id: row_stamp(out, row.id) for row in rows}
         specs = [TaskSpec(str(suite.path.resolve()), str(args.data_root.resolve()) if args.data_root else None,
                           tuple(range(args.seeds)) if args.seeds else None, requested, str(out),
                           tuple(row.id for row in task), {row.id: baseline[row.id] for row in task})

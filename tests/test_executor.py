@@ -209,6 +209,17 @@ def test_slurm_submission_detach_attach_and_resume_mocked(tmp_path: Path, monkey
         assert sorted(sum(again["tasks"], [])) == sorted(record["tasks"][2])
 
 
+def test_a_task_that_raises_gives_its_exception_as_the_reason(tmp_path: Path):
+    spec = executor.TaskSpec(str(tmp_path / "gone.toml"), None, None, "cpu", str(tmp_path), ("r",), {"r": None})
+    with mocked_slurm() as mock:
+        slurm = submitit.SlurmExecutor(folder=tmp_path / "logs")
+        job = slurm.submit(executor.Task(), spec)
+        with mock.job_context(job.job_id), pytest.raises(Exception, match="suite file not found"):
+            submission.process_job(job.paths.folder)
+        assert executor.task_failure(job) == f"raised dip_bench.contract.UserError: {tmp_path / 'gone.toml'}: " \
+                                             "suite file not found"
+
+
 def test_bad_executor_options_are_one_line_errors(tmp_path: Path, capsys):
     suite = str(write_suite(tmp_path))
     for extra, message in (
