@@ -475,6 +475,10 @@ def run(args: argparse.Namespace) -> int:
     rows_by_id = {row.id: row for row in every_row}
     if args.attach:
         submission = load_submission(out)
+        unknown = [rid for task in submission.tasks for rid in task if rid not in rows_by_id]
+        if unknown:
+            raise UserError(f"--attach: {len(unknown)} submitted rows are not in this suite (e.g. {unknown[0]}); give "
+                            "the --suite, --seeds and --data-root of the submitting command")
     else:
         running = still_running(out) if args.resume or args.overwrite else None
         if running is not None:
@@ -522,7 +526,7 @@ def run(args: argparse.Namespace) -> int:
         if submission.backend == "local":
             for job in submission.jobs:
                 job.cancel()
-            print(f"\nstopped the local tasks; finished rows are kept: add --resume to run the rest", file=sys.stderr)
+            print("\nstopped the local tasks; finished rows are kept: add --resume to run the rest", file=sys.stderr)
         else:
             print(f"\ndetached: the tasks of job array {submission.array_id} keep running on the cluster.\n"
                   f"  watch again, then merge and report:  {_command(['--attach'])}\n"
