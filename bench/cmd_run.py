@@ -161,33 +161,49 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
     return todo
 
 
-def run(args: argparse.Namespace) -> int:
-    if executor.selected(args):
-        return executor.run(args)
-    every_row, rows, out, device, meta = plan(args)
-    check_writable_dir(out, "--out")
+def prepare(args: argparse.Namespace, out: Path, every_row: list[Row], rows: list[Row], meta: dict) -> list[Row]:
+    """Make ``out`` ready (``--overwrite``: back up; ``--resume``: set aside) and save the masks; return the rows
+    still to run."""
     if args.overwrite and has_results(out):
         print(f"moved the earlier results of {out} to {back_up(out)}")
     if args.resume:
         todo = set_aside(out, every_row, rows)
         print(f"resume: {len(rows) - len(todo)} of {len(rows)} rows already done in {out}, {len(todo)} to run")
         rows = todo
-    if rows:
-        print(f"{len(rows)} rows: {estimate.describe(estimate.estimate(rows, device))}")
     pairs = list({id(row.pair): row.pair for row in every_row}.values())
     meta["masks"] = save_masks(pairs, out)
+    return rows
+
+
+def write_meta(out: Path, meta: dict, device: str) -> None:
+    """``meta.json``: the run's options and the environment fingerprint of ``device``."""
     write_text(out / META, json.dumps({**meta, **environment(resolve_device(device))}, indent=2) + "\n")
-    try:
-        results = run_rows(rows, device, out)
-    finally:
-        rebuild_tables(out)
-    counts: dict[str, int] = {}
-    for row in results:
-        status = row["status"].split(":")[0]
-        counts[status] = counts.get(status, 0) + 1
-    print(f"{out / RESULTS}: " + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"))
+
+
+def finish(args: argparse.Namespace, out: Path, row_ids: list[str]) -> int:
+    """Rebuild the tables from the row files, print the statuses of the rows just run, write the report."""
+    table = rebuild_tables(out)
+    statuses = table[table["row_id"].isin(row_ids)]["status"].str.split(":").str[0].value_counts()
+    print(f"{out / RESULTS}: " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"))
     if not args.no_report:
         from dip_bench.bench.report import write_report
 
         print(f"report: {write_report(out)}")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if executor.selected(args):
+        return executor.run(args)
+    every_row, rows, out, device, meta = plan(args)
+    check_writable_dir(out, "--out")
+    rows = prepare(args, out, every_row, rows, meta)
+    if rows:
+        print(f"{len(rows)} rows: {estimate.describe(estimate.estimate(rows, device))}")
+    write_meta(out, meta, device)
+    try:
+        run_rows(rows, device, out)
+    except BaseException:
+        rebuild_tables(out)  # Ctrl-C or a crash: the tables still show every finished row
+        raise
+    return finish(args, out, [row.id for row in rows])

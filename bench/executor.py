@@ -46,7 +46,7 @@ from typing import Any
 from tqdm import tqdm
 
 from dip_bench.bench.atomic import write_text
-from dip_bench.bench.results import META, ROWS, has_results, rebuild_tables, write_row
+from dip_bench.bench.results import ROWS, write_row
 from dip_bench.bench.suite import Row, expand_rows, load_pairs, load_suite, tomllib
 from dip_bench.contract import UserError
 
@@ -424,11 +424,9 @@ def settle(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> int
 
 def write_failed(out: Path, row: Row, reason: str) -> None:
     """A ``failed: reason`` row file for a row whose task never wrote it."""
-    definition = row.definition()
-    result = {**row.key(), "size": definition["size"], "pad": int(row.pair.source.get("pad", 0)),
-              "hole_ratio": round(float(1.0 - row.pair.mask.mean()), 6),
-              "params": json.dumps(dict(row.method.params), sort_keys=True), "status": f"failed: {reason}"}
-    write_row(out, definition, result)
+    from dip_bench.bench.runner import row_fields
+
+    write_row(out, row.definition(), {**row_fields(row, "?"), "status": f"failed: {reason}"})
 
 
 def still_running(out: Path) -> Submission | None:
@@ -448,11 +446,7 @@ def run(args: argparse.Namespace) -> int:
     from dip_bench.bench import cmd_run
     from dip_bench.bench.atomic import check_writable_dir
     from dip_bench.bench.estimate import describe, estimate, row_seconds
-    from dip_bench.bench.meta import environment
-    from dip_bench.bench.suite import save_masks
     from dip_bench.contract import resolve_device
-
-    import torch
 
     suite = load_suite(args.suite)
     config = resolve_config(args, suite.path)
@@ -484,14 +478,7 @@ def run(args: argparse.Namespace) -> int:
         if running is not None:
             raise UserError(f"--out {out}: tasks of job array {running.array_id} are still running; watch them with "
                             f"--attach, or cancel them first (scancel {running.array_id})")
-        if args.overwrite and has_results(out):
-            print(f"moved the earlier results of {out} to {cmd_run.back_up(out)}")
-        if args.resume:
-            todo = cmd_run.set_aside(out, every_row, rows)
-            print(f"resume: {len(rows) - len(todo)} of {len(rows)} rows already done in {out}, {len(todo)} to submit")
-            rows = todo
-        pairs = list({id(row.pair): row.pair for row in every_row}.values())
-        meta["masks"] = save_masks(pairs, out)
+        rows = cmd_run.prepare(args, out, every_row, rows, meta)
         device_type = "cuda" if gpus > 0 and wants_gpu else "cpu"
         tasks = group_rows(rows, config.jobs, lambda row: row_seconds(
             row.method.name, dict(row.method.params), row.pair.image.shape[:2], device_type)[0]) if rows else []
@@ -507,9 +494,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"plan: about {amount} in all; longest task {describe(max(per_task))}")
         meta["executor"] = {"backend": config.backend, "tasks": len(tasks), "device": requested, "gpus_per_task": gpus,
                             "time_min": time_min, "partition": config.partition, "params": config.params}
-        write_text(out / META, json.dumps({**meta, **environment(torch.device("cpu"))}, indent=2) + "\n")
+        cmd_run.write_meta(out, meta, "cpu")
         if not rows:
-            return _finish(args, out, [])
+            return cmd_run.finish(args, out, [])
         baseline = {row.id: row_stamp(out, row.id) for row in rows}
         specs = [TaskSpec(str(suite.path.resolve()), str(args.data_root.resolve()) if args.data_root else None,
                           tuple(range(args.seeds)) if args.seeds else None, requested, str(out),
@@ -535,22 +522,10 @@ def run(args: argparse.Namespace) -> int:
     lost = settle(submission, rows_by_id, out)
     if lost:
         print(f"{lost} rows of tasks that ended early are marked failed; add --resume to submit them again")
-    return _finish(args, out, [rid for task in submission.tasks for rid in task])
+    return cmd_run.finish(args, out, [rid for task in submission.tasks for rid in task])
 
 
 def _command(extra: list[str]) -> str:
     """This command line with ``extra`` options and without --resume/--overwrite/--attach."""
     kept = [a for a in sys.argv[1:] if a not in ("--resume", "--overwrite", "--attach")]
     return " ".join(["dip-bench", *kept, *extra])
-
-
-def _finish(args: argparse.Namespace, out: Path, submitted: list[str]) -> int:
-    """Rebuild the tables from the row files, print the statuses of the submitted rows, write the report."""
-    table = rebuild_tables(out)
-    statuses = table[table["row_id"].isin(submitted)]["status"].str.split(":").str[0].value_counts()
-    print(f"{out / 'results.csv'}: " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"))
-    if not args.no_report:
-        from dip_bench.bench.report import write_report
-
-        print(f"report: {write_report(out)}")
-    return 0

@@ -53,16 +53,20 @@ def skip_reason(row: Row) -> str | None:
     return get_method(row.method.name).unavailable_reason(**row.method.params)
 
 
+def row_fields(row: Row, device: str) -> dict[str, Any]:
+    """The table fields a row has before it runs: key, id, size, pad, hole ratio, device and parameters."""
+    return {**row.key(), "row_id": row.id, "size": row.definition()["size"], "pad": int(row.pair.source.get("pad", 0)),
+            "hole_ratio": round(float(1.0 - row.pair.mask.mean()), 6), "device": device,
+            "params": json.dumps(dict(row.method.params), sort_keys=True)}
+
+
 def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> dict[str, Any]:
     """Run, score and save one row; returns its table fields (see ``bench.results.COLUMNS``)."""
     pair = row.pair
     definition = row.definition()
     rid = row.id
     params = dict(row.method.params)
-    result: dict[str, Any] = {**row.key(), "row_id": rid, "size": definition["size"],
-                              "pad": int(pair.source.get("pad", 0)),
-                              "hole_ratio": round(float(1.0 - pair.mask.mean()), 6), "device": device,
-                              "params": json.dumps(params, sort_keys=True)}
+    result = row_fields(row, device)
     curve: list[dict[str, float]] = []
     record: dict[str, Any] = {}
     reason = skip_reason(row)
