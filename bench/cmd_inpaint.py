@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("mask", type=Path, help="mask file: white (255) = known, black (0) = hole")
     parser.add_argument("--method", required=True, help="method name (see `dip-bench methods`)")
     parser.add_argument("--out", required=True, type=Path, help="output PNG")
-    parser.add_argument("--preset", help="DIP preset: text, region, large-region, pixels, gerardtho, imprior")
+    parser.add_argument("--preset", help="DIP preset: text, region, large-region, pixels, gerardtho, imprior, imprior-notebook")
     parser.add_argument("--iters", type=int, help="DIP iterations (overrides the preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")

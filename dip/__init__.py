@@ -7,5 +7,6 @@ known pixels; the architecture is the prior. Modules:
 - ``dip.inputs``: the fixed input z (uniform, normal, Bernoulli, meshgrid);
 - ``dip.presets``: the official per-task settings as data (``presets.toml``);
 - ``dip.fit``: the fitting loop (a function);
-- ``dip.inpainter``: the ``Inpainter`` object that ties them together for one image.
+- ``dip.inpainter``: the ``Inpainter`` object that ties them together for one image;
+- ``dip.pack``: N independent fits of one net and size packed into one (``torch.func.vmap``), exact per fit.
 """

@@ -12,14 +12,12 @@ Emulations run on CPU with 64 px images and a small skip net; equality is exact 
 from __future__ import annotations
 
 import copy
-import inspect
 
 import numpy as np
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from dip_bench.contract import UserError
 from dip_bench.dip.fit import FitConfig, WindowedVariance, fit_dip
 from dip_bench.dip.inpainter import DIPInpainter
 from dip_bench.dip.nets import NETS
@@ -236,11 +234,7 @@ def test_presets_carry_the_originals_settings():
     assert notebook.net_args == {"upsample_mode": "bilinear", "align_corners": True}
 
 
-def test_imprior_notebook_gets_align_corners_or_says_it_cannot():
-    if "align_corners" not in inspect.signature(NETS["bicubic"]).parameters:
-        with pytest.raises(UserError, match="align_corners"):
-            DIPInpainter("bicubic", preset="imprior-notebook")
-        return
+def test_imprior_notebook_builds_bilinear_align_corners():
     net = DIPInpainter("bicubic", preset="imprior-notebook").build_net(3)
     upsamples = [m for m in net.modules() if isinstance(m, torch.nn.Upsample)]
     assert upsamples and all(m.mode == "bilinear" and m.align_corners for m in upsamples)

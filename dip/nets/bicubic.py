@@ -46,6 +46,7 @@ class BicubicNet(nn.Module):
         channels: int,
         skip_channels: int,
         upsample_mode: str,
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         self.downs = nn.ModuleList(
@@ -67,7 +68,7 @@ class BicubicNet(nn.Module):
                 nn.BatchNorm2d(channels),
                 nn.LeakyReLU(0.01),
                 nn.Upsample(scale_factor=2, mode=upsample_mode, align_corners=None if upsample_mode == "nearest"
-                            else False),
+                            else align_corners),
             )
             for in_channels in [skip_channels] + [skip_channels + channels] * (depth - 1)
         )
@@ -93,10 +94,12 @@ def bicubic_net(
     channels: int = 128,
     skip_channels: int = 4,
     upsample_mode: str = "bicubic",
+    align_corners: bool = False,
 ) -> BicubicNet:
     """The DL59/ImPrior net (see the module docstring); the defaults are the original's (2,070,503 parameters).
 
-    ``upsample_mode`` 'nearest' | 'bilinear' | 'bicubic' (align_corners=False). Needs ``depth`` >= 1 and
+    ``upsample_mode`` 'nearest' | 'bilinear' | 'bicubic' with ``align_corners`` (False as in ImPrior's README;
+    its notebook uses bilinear with True; ignored for nearest). Needs ``depth`` >= 1 and
     ``skip_channels`` >= 1 (the deepest up block sees only the skip branch).
     """
     if depth < 1:
@@ -106,4 +109,5 @@ def bicubic_net(
                          "sees only the skip branch)")
     if upsample_mode not in UPSAMPLE_MODES:
         raise UserError(f"unknown upsample_mode {upsample_mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
-    return BicubicNet(num_input_channels, num_output_channels, depth, channels, skip_channels, upsample_mode)
+    return BicubicNet(num_input_channels, num_output_channels, depth, channels, skip_channels, upsample_mode,
+                      align_corners)
