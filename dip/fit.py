@@ -79,8 +79,8 @@ class FitConfig:
         for name in ("every", "guard_every", "wmv_window", "wmv_patience"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise UserError(f"lr must be a positive finite number, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise UserError(f"lr must be a finite number >= 0, got {self.lr}")
         if not (math.isfinite(self.sigma_p) and self.sigma_p >= 0):
             raise UserError(f"sigma_p must be a finite number >= 0, got {self.sigma_p}")
         if self.guard_drop_db is not None and not self.guard_drop_db > 0:
