@@ -178,7 +178,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
         "versions": package_versions(PACKAGES),
         "git_commit": git_commit(),
-        "command": " ".join(["dip-bench", *sys.argv[1:]]),
+        "command": portable_command(sys.argv[1:]),
         "fingerprint": fingerprint(device),
     }
 
