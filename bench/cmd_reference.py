@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                + (["--allow-dirty"] if args.allow_dirty else []))
     extra = {"suite_file": _relative(suite.path),
              "environments": {name: env for name, env in plan if (work / name) in spread or name == "reference"}}
-    meta = make_reference(work / "reference", spread, csv, command, seeds, extra)
+    meta = make_reference(work / "reference", spread, csv, command, seeds, extra, git=(commit, dirty))
     for entry in meta["tolerances"]:
         name = config_label(entry["method"], entry["preset"], entry["params"])
         print(f"  {name:<44} n={entry['n']:<3} spread rms {entry['rms_psnr']:.3g} dB, max {entry['max_psnr']:.3g} dB "

@@ -266,10 +266,12 @@ def write_reference(path: Path, table: pd.DataFrame, meta: dict[str, Any]) -> No
 
 
 def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
-                   reference_seeds: list[int] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   reference_seeds: list[int] | None = None, extra: dict[str, Any] | None = None,
+                   git: tuple[str, bool] | None = None) -> dict[str, Any]:
     """Write the rows of ``run_dir`` (those of ``reference_seeds``; default all) as the reference ``out`` (CSV +
     ``.meta.json``), with tolerances measured from the ``spread`` runs (same suite, other environments or repeats;
-    none: a reference for the exact mode only). Returns the metadata written."""
+    none: a reference for the exact mode only). ``git`` = (commit, dirty) of the code the runs used, taken before
+    they started (default: the tree now). Returns the metadata written."""
     meta = run_meta(run_dir)
     table = normalised(run_table(run_dir), str(run_dir))
     variants = {}
@@ -279,7 +281,7 @@ def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
                             f"{meta.get('suite')!r}")
         variants[Path(other).name] = normalised(run_table(other), str(other))
     seeds = reference_seeds if reference_seeds is not None else sorted(set(table["seed"]))
-    commit, dirty = git_state()
+    commit, dirty = git if git is not None else git_state()
     written = {
         "suite": meta.get("suite"),
         "made_by": {"command": command, "git_commit": commit, "dirty": dirty,
