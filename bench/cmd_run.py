@@ -47,7 +47,7 @@ def _names(text: str | None, option: str) -> list[str] | None:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="run a suite and write results + report")
     parser.add_argument("--suite", default="quick", help="quick | standard | paper | path to a suite .toml")
-    parser.add_argument("--out", type=Path, help="run folder (default: reports/<suite name>)")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/<suite name>)")
     parser.add_argument("--methods", help="comma-separated subset of the suite's methods")
     parser.add_argument("--images", help="comma-separated subset of the suite's images")
     parser.add_argument("--device", help="auto | cpu | cuda (default: the suite's)")
@@ -76,7 +76,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dic
     if args.data_root is not None and not args.data_root.is_dir():
         raise UserError(f"--data-root {args.data_root}: folder not found")
     suite = load_suite(args.suite)
-    out = args.out or Path("reports") / suite.name
+    out = args.out or Path("runs") / suite.name
     check_run_folder(out, args.resume, args.overwrite)
     device = str(resolve_device(args.device or suite.device))
     known_methods = {entry.name for entry in suite.methods}
