@@ -4,8 +4,9 @@
   every result value of every row and the SHA-256 of every output PNG must be identical, tolerance 0. Any changed
   byte of a result fails.
 - **statistical** (a different fingerprint, or a GPU, whose backward passes are not deterministic): per
-  configuration (method, preset, params), the mean PSNR and SSIM over the configuration's rows must lie within the
-  tolerance measured when the reference was made (see ``bench.reference``). A row whose status changed fails in
+  configuration (method, preset, params), the mean deviation of the run's PSNR and SSIM from the reference rows'
+  centres (their means over the reference's runs) must lie within the tolerance measured when the reference was made
+  (see ``bench.reference``). A row whose status changed fails in
   both modes; a reference row missing from the run fails unless ``only_present``; a configuration the reference
   lacks (e.g. a changed parameter) always fails; extra rows of a known configuration (more seeds) are not compared.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from dip_bench.bench.meta import fingerprint_differences
-from dip_bench.bench.reference import CONFIG, EXACT, JUDGED, ROW, Reference, config_label, row_label
+from dip_bench.bench.reference import CENTER, CONFIG, EXACT, JUDGED, ROW, Reference, config_label, row_label
 from dip_bench.contract import UserError
 
 
@@ -94,11 +95,14 @@ def _aligned(run: pd.DataFrame, reference: Reference, only_present: bool, result
     return present
 
 
-def _config_line(rows: pd.DataFrame, key: tuple[str, str, str]) -> dict[str, Any]:
+def _config_line(rows: pd.DataFrame, key: tuple[str, str, str], centred: bool = False) -> dict[str, Any]:
+    """Mean deviation ``d_<metric>`` of the rows ok in both from the reference's values, or with ``centred`` from
+    the rows' centres where the reference has them."""
     ok = rows[(rows["status"] == "ok") & (rows["status_ref"] == "ok")]
     line: dict[str, Any] = {"method": key[0], "preset": key[1], "params": key[2], "n": len(ok)}
-    for metric in JUDGED:
-        line[f"d_{metric}"] = float((ok[metric] - ok[f"{metric}_ref"]).mean()) if len(ok) else 0.0
+    for metric, center in zip(JUDGED, CENTER):
+        against = ok[center].fillna(ok[f"{metric}_ref"]) if centred and center in ok else ok[f"{metric}_ref"]
+        line[f"d_{metric}"] = float((ok[metric] - against).mean()) if len(ok) else 0.0
     return line
 
 
@@ -133,7 +137,7 @@ def compare_statistical(run: pd.DataFrame, reference: Reference, mode: Mode,
     result = CheckResult(mode)
     present = _aligned(run, reference, only_present, result)
     for key, rows in present.groupby(CONFIG, sort=False):
-        line = _config_line(rows, key)
+        line = _config_line(rows, key, centred=True)
         entry = tolerances.get(key)
         if entry is None:
             raise UserError(f"{reference.path}: no tolerance for configuration {config_label(*key)}; the reference's "

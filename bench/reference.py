@@ -6,21 +6,27 @@ SHA-256 of the row's output PNG) and ``NAME.meta.json`` (suite, the environment 
 commit and command that made it, and per configuration the tolerances and the deviations they were measured from).
 
 A *configuration* is a method with one parameter set (``method``, ``preset``, ``params``); the suite may give it
-several rows (images x masks x seeds). Tolerances are for the mean of a configuration's rows:
+several rows (images x masks x seeds). The check judges the mean of a configuration's rows:
 
-- The spread is measured by running the same suite, same seeds, under *variant environments* that imitate other
-  machines on one box (oneDNN/ATen/MKL limited to AVX2, one thread, both; see ``VARIANTS``), optionally for extra
-  seeds; on a GPU by repeating the run (CUDA backward passes are not deterministic). For every variant ``v`` and
-  seed ``s`` the deviation ``d = mean_v,s - mean_ref,s`` of the configuration's mean is exactly the quantity
-  ``check`` computes on another machine, so the ``d`` are samples of the check statistic when nothing changed.
-- ``tolerance = max(K_RMS * rms(d), K_MAX * max|d|, floor)``: three root-mean-square deviations (a Gaussian
-  statistic passes 99.7 % of the time), never less than 1.5 times the largest deviation seen, and never below a
-  floor. The floor (``FLOOR``: 1e-9 dB, 1e-12 SSIM) absorbs float64 rounding of the metrics (about 1e-14) and is
-  far below the smallest real change (one grey level of one pixel at 128 px moves PSNR by about 1e-7 dB), so the
-  deterministic classical methods keep a tolerance that catches any change of their output, also when a library
-  update is what changed it.
-- A check on a subset of a configuration's rows (``--only-present``) scales the tolerance by sqrt(n / m) (rows
-  treated as independent).
+- The spread is measured by running the same suite, same seeds, K times: in this environment and in *variant
+  environments* that imitate other machines on one box (oneDNN/ATen/MKL limited to AVX2, one thread, both; see
+  ``VARIANTS``), optionally for extra seeds; on a GPU by repeating the run (CUDA backward passes are not
+  deterministic). A DIP fit is chaotic: after a few steps the runs are independent draws around the same mean.
+- Each row's *centre* (``psnr_center``, ``ssim_center`` in the CSV) is its mean over the K runs; the statistical
+  check compares a run's rows with these centres, not with one environment's draw. Each configuration's per-row
+  standard deviation ``sd`` is pooled over its rows (K - 1 degrees of freedom per row, every seed measured). The
+  deviation ``d`` of an m-row mean on another machine from the mean of its centres then has standard error
+  ``se = sd * sqrt((1 + 1/K) / m)`` (rows independent: separate fits of different images, masks or seeds).
+- ``tolerance = max(K_SE * se, K_MAX * max_k |mean_k - centre|, floor)`` at the configuration's full ``n``: three
+  standard errors (a Gaussian statistic passes 99.7 % of the time), never less than 1.5 times the largest deviation
+  of one measured run's mean from the centre, never below a floor. The floor (``FLOOR``: 1e-9 dB, 1e-12 SSIM)
+  absorbs float64 rounding of the metrics (about 1e-14) and is far below the smallest real change (one grey level of
+  one pixel at 128 px moves PSNR by about 1e-7 dB), so the deterministic classical methods keep a tolerance that
+  catches any change of their output, also when a library update is what changed it.
+- ``detect = tolerance + 2 * se``: the *detection threshold*, the smallest shift of the configuration's mean that
+  the cross-machine check catches with probability >= 97.7 % (a shift ``detect`` leaves ``|d| > tolerance`` unless
+  the noise is below -2 se).
+- A check on m of a configuration's n rows (``--only-present``) scales the tolerance by sqrt(n / m).
 """
 from __future__ import annotations
 
@@ -50,10 +56,13 @@ JUDGED = ("psnr", "ssim")
 EXACT = ("status", "hole_ratio", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr",
          "best_iter", "es_iter", "es_psnr", "es_saved_iters", "restores", "iterations", "output_sha256")
 REQUIRED = ROW + ["status", *JUDGED]
+#: per row: the mean of each judged metric over the reference's K runs (what the statistical mode compares with)
+CENTER = tuple(f"{metric}_center" for metric in JUDGED)
 FLOOR = {"psnr": 1e-9, "ssim": 1e-12}
-K_RMS, K_MAX = 3.0, 1.5
-TOLERANCE_RULE = (f"tol = max({K_RMS} * rms(d), {K_MAX} * max|d|, floor {{psnr: 1e-9 dB, ssim: 1e-12}}), d = "
-                  "deviation of a configuration's per-seed mean in each spread run from the reference run's")
+K_SE, K_MAX, K_DETECT = 3.0, 1.5, 2.0
+TOLERANCE_RULE = (f"tol = max({K_SE} * se, {K_MAX} * max_k |mean_k - centre|, floor {{psnr: 1e-9 dB, ssim: 1e-12}}); "
+                  "se = sd * sqrt((1 + 1/K) / n), sd = per-row standard deviation over the K runs pooled over the "
+                  f"configuration's rows; detect = tol + {K_DETECT} * se (caught with probability >= 97.7 %)")
 #: environments that imitate other CPUs on one machine (set before torch is imported, so each runs in a subprocess)
 _AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 VARIANTS: dict[str, dict[str, str]] = {
@@ -140,55 +149,72 @@ def run_meta(run_dir: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------- tolerance maths
 
-def config_means(table: pd.DataFrame, seeds: list[int] | None = None) -> pd.DataFrame:
-    """Mean of ``JUDGED`` per configuration (and seed when ``seeds`` is given, else over all seeds) over ok rows;
-    column ``n`` counts the rows."""
-    ok = table[table["status"] == "ok"]
-    if seeds is not None:
-        ok = ok[ok["seed"].isin(seeds)]
-    keys = CONFIG + (["seed"] if seeds is not None else [])
-    grouped = ok.groupby(keys, sort=False)
-    return grouped[list(JUDGED)].mean().join(grouped.size().rename("n")).reset_index()
+def _of(table: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """The rows of ``table`` that belong to configuration ``key``."""
+    return np.logical_and.reduce([table[column] == value for column, value in zip(CONFIG, key)])
 
 
-def tolerance(deviations: list[float], metric: str) -> float:
-    """``max(K_RMS * rms(d), K_MAX * max|d|, FLOOR[metric])`` (see the module docstring); no deviations -> floor."""
-    d = np.asarray([value for value in deviations if math.isfinite(value)], dtype=float)
-    if not len(d):
-        return FLOOR[metric]
-    return float(max(K_RMS * math.sqrt(float(np.mean(d ** 2))), K_MAX * float(np.max(np.abs(d))), FLOOR[metric]))
+def _runs_long(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The ok rows of every run, one table with a ``run`` column."""
+    frames = [table[table["status"] == "ok"][ROW + list(JUDGED)].assign(run=name) for name, table in runs.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def row_centers(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per row (``ROW``): ``<metric>_center``, the mean over the runs where it finished ok, and ``runs``, their
+    count."""
+    grouped = _runs_long(runs).groupby(ROW, sort=False)
+    centers = grouped[list(JUDGED)].mean().rename(columns=dict(zip(JUDGED, CENTER)))
+    return centers.join(grouped.size().rename("runs")).reset_index()
+
+
+def pooled_sd(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per configuration: ``sd_<metric>``, the per-row standard deviation over the runs, pooled over its rows
+    (square root of the mean per-row variance, ddof 1; rows finished in fewer than two runs are left out)."""
+    long = _runs_long(runs)
+    per_row = long.groupby(ROW, sort=False)[list(JUDGED)].var(ddof=1).dropna(how="all").reset_index()
+    pooled = per_row.groupby(CONFIG, sort=False)[list(JUDGED)].mean() ** 0.5
+    return pooled.rename(columns={m: f"sd_{m}" for m in JUDGED}).reset_index()
 
 
 def measure_tolerances(default: pd.DataFrame, variants: dict[str, pd.DataFrame],
-                       reference_seeds: list[int]) -> list[dict[str, Any]]:
-    """Per configuration of ``default`` (the reference environment's run): its row count ``n`` (over
-    ``reference_seeds``), the deviations ``d`` of its per-seed mean in every variant run, and the tolerance of each
-    judged metric. Runs are normalised tables (``normalised``)."""
-    base = config_means(default, sorted(set(default["seed"])))
-    counted = config_means(default, reference_seeds)
-    deviations: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for name, table in variants.items():
-        other = config_means(table, sorted(set(table["seed"])))
-        joined = base.merge(other, on=CONFIG + ["seed"], suffixes=("", "_v"))
-        for _, row in joined.iterrows():
-            if row["n"] != row["n_v"]:
-                continue  # a row failed in one run only: not a deviation of the same mean
-            deviations.setdefault(tuple(row[CONFIG]), []).append(
-                {"variant": name, "seed": int(row["seed"]), **{m: float(row[f"{m}_v"] - row[m]) for m in JUDGED}})
-    counts = {tuple(row[CONFIG]): int(row["n"]) for _, row in counted.iterrows()}
-    configs = default[default["seed"].isin(reference_seeds)][CONFIG].drop_duplicates()
+                       reference_seeds: list[int]) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Per configuration of ``default`` (the reference environment's run; see the module docstring): its row count
+    ``n`` over ``reference_seeds``, the number of runs ``runs``, the pooled per-row ``sd``, the standard error
+    ``se`` and ``tol`` and ``detect`` of each judged metric, and each run's deviation of the configuration's mean
+    from the default run's (``deviations``, per seed). Also returns the row centres (``row_centers``). Runs are
+    normalised tables (``normalised``)."""
+    runs = {"reference": default, **variants}
+    centers = row_centers(runs)
+    sds = {tuple(row[CONFIG]): row for _, row in pooled_sd(runs).iterrows()}
+    long = _runs_long(runs).merge(centers[ROW + list(CENTER)], on=ROW)
+    long = long[long["seed"].isin(reference_seeds)]
+    base = long[long["run"] == "reference"]
     entries = []
+    configs = default[default["seed"].isin(reference_seeds)][CONFIG].drop_duplicates()
     for key in configs.itertuples(index=False):
-        samples = deviations.get(tuple(key), [])
-        entries.append({
-            **dict(zip(CONFIG, key)), "n": counts.get(tuple(key), 0),
-            **{f"tol_{m}": tolerance([s[m] for s in samples], m) for m in JUDGED},
-            **{f"rms_{m}": float(np.sqrt(np.mean([s[m] ** 2 for s in samples]))) if samples else 0.0
-               for m in JUDGED},
-            **{f"max_{m}": float(np.max(np.abs([s[m] for s in samples]))) if samples else 0.0 for m in JUDGED},
-            "deviations": samples,
-        })
-    return entries
+        key = tuple(key)
+        mine, rows = long[_of(long, key)], base[_of(base, key)]
+        n = len(rows)
+        entry: dict[str, Any] = {**dict(zip(CONFIG, key)), "n": n, "runs": len(runs)}
+        for metric, center in zip(JUDGED, CENTER):
+            sd = float(sds[key][f"sd_{metric}"]) if key in sds and math.isfinite(sds[key][f"sd_{metric}"]) else 0.0
+            se = sd * math.sqrt((1 + 1 / len(runs)) / n) if n else 0.0
+            # a run's deviation of the configuration mean from the centre, over the rows that run finished
+            spread = [abs(float((group[metric] - group[center]).mean())) for _, group in mine.groupby("run")]
+            tol = max(K_SE * se, K_MAX * max(spread, default=0.0), FLOOR[metric])
+            entry.update({f"sd_{metric}": sd, f"se_{metric}": se, f"tol_{metric}": tol,
+                          f"detect_{metric}": tol + K_DETECT * se})
+        samples = []
+        for name in variants:
+            theirs = mine[mine["run"] == name].merge(rows, on=ROW, suffixes=("", "_ref"))
+            for seed, group in theirs.groupby("seed"):
+                if len(group) == int((rows["seed"] == seed).sum()):  # a row failed in one run only: not comparable
+                    samples.append({"variant": name, "seed": int(seed),
+                                    **{m: float((group[m] - group[f"{m}_ref"]).mean()) for m in JUDGED}})
+        entry["deviations"] = samples
+        entries.append(entry)
+    return entries, centers
 
 
 # ------------------------------------------------------------------------------------------------------ reference files
@@ -259,7 +285,7 @@ def _check_tolerances(meta: dict[str, Any], where: Path) -> None:
 
 def write_reference(path: Path, table: pd.DataFrame, meta: dict[str, Any]) -> None:
     """Write ``NAME.csv`` (floats at full precision, so the exact mode sees every bit) and ``NAME.meta.json``."""
-    columns = ROW + [c for c in EXACT if c in table.columns]
+    columns = ROW + [c for c in EXACT + CENTER if c in table.columns]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, table[columns].to_csv(index=False))
     write_text(meta_path(path), json.dumps({"format": FORMAT, **meta}, indent=1, sort_keys=False) + "\n")
@@ -274,7 +300,7 @@ def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
     they started (default: the tree now). Returns the metadata written."""
     meta = run_meta(run_dir)
     table = normalised(run_table(run_dir), str(run_dir))
-    variants = {}
+    variants: dict[str, pd.DataFrame] = {}
     for other in spread:
         if run_meta(other).get("suite") != meta.get("suite"):
             raise UserError(f"--spread {other}: a run of suite {run_meta(other).get('suite')!r}, not "
@@ -290,7 +316,11 @@ def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
         "versions": meta.get("versions"),
         **(extra or {}),
         "spread": {"runs": sorted(variants), "seeds": sorted(set(table["seed"])), "rule": TOLERANCE_RULE},
-        "tolerances": measure_tolerances(table, variants, seeds) if variants else [],
     }
+    tolerances: list[dict[str, Any]] = []
+    if variants:
+        tolerances, centers = measure_tolerances(table, variants, seeds)
+        table = table.merge(centers[ROW + list(CENTER)], on=ROW, how="left")
+    written["tolerances"] = tolerances
     write_reference(Path(out), table[table["seed"].isin(seeds)], written)
     return written

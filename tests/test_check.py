@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from dip_bench.bench.check import choose_mode, compare
-from dip_bench.bench.reference import (FLOOR, K_MAX, K_RMS, Reference, load_reference, measure_tolerances,
-                                       normalised, tolerance, write_reference)
+from dip_bench.bench.reference import (FLOOR, K_DETECT, K_MAX, K_SE, Reference, load_reference,
+                                       measure_tolerances, normalised, write_reference)
 from dip_bench.contract import UserError
 
 FINGERPRINT = {"device": "cpu", "cpu": "X", "onednn_isa": "Intel AVX-512", "threads": 2,
@@ -37,27 +37,39 @@ def table(shift: float = 0.0, rows: int = 4, rng_seed: int = 0) -> pd.DataFrame:
 
 def reference(tmp_path: Path, base: pd.DataFrame, variants: dict[str, pd.DataFrame]) -> Reference:
     path = tmp_path / "ref.csv"
-    write_reference(path, base, {"suite": "t", "fingerprint": FINGERPRINT,
-                                 "tolerances": measure_tolerances(base, variants, [0])})
+    tolerances, centers = measure_tolerances(base, variants, [0]) if variants else ([], None)
+    if centers is not None:
+        base = base.merge(centers.drop(columns="runs"), on=["method", "preset", "params", "image", "mask", "seed"], how="left")
+    write_reference(path, base, {"suite": "t", "fingerprint": FINGERPRINT, "tolerances": tolerances})
     return load_reference(path)
 
 
-def test_tolerance_rule():
-    d = [0.1, -0.2, 0.05]
-    rms = math.sqrt(np.mean(np.square(d)))
-    assert tolerance(d, "psnr") == pytest.approx(max(K_RMS * rms, K_MAX * 0.2))
-    assert tolerance([], "psnr") == FLOOR["psnr"] and tolerance([0.0, 0.0], "ssim") == FLOOR["ssim"]
-    assert tolerance([1.0, float("nan")], "psnr") == pytest.approx(K_RMS * 1.0)
-
-
-def test_tolerances_are_measured_per_configuration_mean(tmp_path: Path):
-    base = table()
-    ref = reference(tmp_path, base, {"v1": table(rng_seed=1), "v2": table(rng_seed=2)})
-    dip = ref.tolerances[("dip-skip", "region", normalised(base, "t").params.iloc[0])]
-    deviations = [(table(rng_seed=s).psnr - base.psnr)[base.method == "dip-skip"].mean() for s in (1, 2)]
-    assert dip["n"] == 4 and dip["tol_psnr"] == pytest.approx(tolerance(deviations, "psnr"))
+def test_tolerance_rule_pools_the_per_row_spread_around_the_centres(tmp_path: Path):
+    runs = [table(rng_seed=s) for s in range(3)]
+    ref = reference(tmp_path, runs[0], {"v1": runs[1], "v2": runs[2]})
+    dip = ref.tolerances[("dip-skip", "region", PARAMS.replace(" ", ""))]
+    values = np.stack([run.psnr[run.method == "dip-skip"].to_numpy() for run in runs])  # runs x rows
+    sd = math.sqrt(values.var(axis=0, ddof=1).mean())
+    se = sd * math.sqrt((1 + 1 / 3) / 4)
+    worst = np.abs((values - values.mean(axis=0)).mean(axis=1)).max()
+    assert dip["n"] == 4 and dip["runs"] == 3 and dip["sd_psnr"] == pytest.approx(sd)
+    assert dip["tol_psnr"] == pytest.approx(max(K_SE * se, K_MAX * worst))
+    assert dip["detect_psnr"] == pytest.approx(dip["tol_psnr"] + K_DETECT * se)
+    assert [d["variant"] for d in dip["deviations"]] == ["v1", "v2"]
+    centres = ref.table[ref.table.method == "dip-skip"]["psnr_center"].to_numpy()
+    assert centres == pytest.approx(values.mean(axis=0))
     telea = ref.tolerances[("telea", "", "{}")]
-    assert telea["tol_psnr"] == FLOOR["psnr"] and telea["max_psnr"] == 0.0
+    assert telea["tol_psnr"] == FLOOR["psnr"] and telea["sd_psnr"] == 0.0 and telea["tol_ssim"] == FLOOR["ssim"]
+
+
+def test_the_statistical_mode_compares_with_the_centres(tmp_path: Path):
+    runs = [table(rng_seed=s) for s in range(4)]
+    ref = reference(tmp_path, runs[0], {f"v{k}": run for k, run in enumerate(runs[1:])})
+    centre = np.mean([run.psnr[run.method == "dip-skip"].mean() for run in runs])
+    result = compare(runs[0], ref, {**FINGERPRINT, "threads": 1})
+    line = next(line for line in result.lines if line["method"] == "dip-skip")
+    assert line["d_psnr"] == pytest.approx(runs[0].psnr[runs[0].method == "dip-skip"].mean() - centre)
+    assert compare(runs[0], ref, FINGERPRINT).mode.name == "exact" and compare(runs[0], ref, FINGERPRINT).ok
 
 
 def test_mode_choice():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -91,6 +92,20 @@ def test_check_passes_on_identical_and_fails_on_edited_reference(tiny_run: Path,
     assert main(["check", str(tiny_run), "--reference", str(reference)]) == 1
     out = capsys.readouterr().out
     assert "MOVED telea camera/text seed 0: psnr" in out
+
+
+def test_update_with_spread_writes_row_centres_and_tolerances(tiny_run: Path, tmp_path: Path):
+    repeat = tmp_path / "repeat"
+    shutil.copytree(tiny_run, repeat)
+    reference = tmp_path / "ref.csv"
+    assert main(["check", str(tiny_run), "--reference", str(reference), "--update", "--spread", str(repeat)]) == 0
+    stored = pd.read_csv(reference)
+    ok = stored[stored.status == "ok"]
+    assert (ok.psnr_center == ok.psnr).all() and (ok.ssim_center == ok.ssim).all()
+    meta = json.loads(reference.with_name("ref.meta.json").read_text())
+    assert {entry["runs"] for entry in meta["tolerances"]} == {2}
+    assert all(entry["detect_psnr"] >= entry["tol_psnr"] > 0 for entry in meta["tolerances"])
+    assert main(["check", str(repeat), "--reference", str(reference)]) == 0
 
 
 def test_same_suite_twice_gives_identical_psnr(tiny_run: Path, tmp_path: Path):
