@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 import dip_bench.bench
-from dip_bench.bench.reference import load_reference, meta_path
+from dip_bench.bench.cmd_reference import DETECT_DB
+from dip_bench.bench.check import compare
+from dip_bench.bench.reference import CENTER, CONFIG, config_label, load_reference, meta_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -124,7 +126,31 @@ def test_stored_reference_is_reproducible_from_the_repository():
     assert re.fullmatch(r"[0-9a-f]{7,40}", made_by["git_commit"])
     assert reference.meta["fingerprint"]["device"] == "cpu" and reference.meta["tolerances"]
     dip = [entry for entry in reference.meta["tolerances"] if entry["method"].startswith("dip")]
-    assert dip and all(len(entry["deviations"]) >= 3 for entry in dip)
+    assert dip and all(len(entry["deviations"]) >= 3 and entry["runs"] >= 4 for entry in dip)
+    assert reference.table.loc[reference.table.status == "ok", ["psnr_center", "ssim_center"]].notna().all().all()
+
+
+def test_stored_reference_catches_a_one_db_shift_of_every_dip_configuration():
+    """The measured detection threshold (tolerance + 2 standard errors) of every DIP configuration's mean PSNR."""
+    entries = load_reference(REFERENCE).meta["tolerances"]
+    blunt = {config_label(e["method"], e["preset"], e["params"]): round(e["detect_psnr"], 3) for e in entries
+             if e["method"].startswith("dip") and not e["detect_psnr"] <= DETECT_DB}
+    assert not blunt, f"detection thresholds above {DETECT_DB} dB: {blunt}"
+
+
+def test_a_one_db_drop_of_any_dip_configuration_in_the_reference_run_fails_on_another_machine():
+    """The reference environment's own rows pass the statistical gate; lowered by 1 dB, each DIP configuration
+    alone fails and is named."""
+    reference = load_reference(REFERENCE)
+    run = reference.table.drop(columns=list(CENTER))
+    other = {**reference.fingerprint, "onednn_isa": "Intel AVX2", "threads": 1}
+    assert compare(run, reference, other).ok
+    for key, rows in run[run.method.str.startswith("dip") & (run.status == "ok")].groupby(CONFIG):
+        lowered = run.copy()
+        lowered.loc[rows.index, "psnr"] -= 1.0
+        result = compare(lowered, reference, other)
+        assert result.mode.name == "statistical" and not result.ok
+        assert [problem.split(" (n=")[0] for problem in result.problems] == [config_label(*key)]
 
 
 def committed_reports() -> list[Path]:
