@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _print(result: CheckResult, reference: Path) -> None:
     print(f"check: {result.mode.name} mode: {result.mode.why}")
+    if result.mode.name == "statistical":
+        print("  d = mean over a configuration's rows of (this run - the reference row's centre, its mean over the "
+              "reference's runs); tol from their measured spread")
     for line in result.lines:
         name = config_label(line["method"], line["preset"], line["params"])
         print(f"  {name:<44} n={line['n']:<3} dPSNR {line['d_psnr']:+.4f} dB  dSSIM {line['d_ssim']:+.5f}  "

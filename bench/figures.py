@@ -183,6 +183,11 @@ def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_pairs: int = MAX_GR
     return _save(figure, pd.DataFrame(drawn), out_dir, "grid")
 
 
+def _legend_beside(ax, fontsize: int) -> None:  # noqa: ANN001
+    """The legend to the right of ``ax``, outside the data (constrained layout makes room for it)."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
 def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]]) -> Path:
     """``curves.png``: PSNR vs iteration, one subplot per mask kind, one line per method label (mean over the
     images and seeds of that label and mask at each logged iteration)."""
@@ -192,9 +197,9 @@ def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, 
     mean = (data.groupby(["mask", "label", "iteration"], sort=False)["psnr"]
             .agg(psnr_mean="mean", n="count").reset_index())
     masks = list(mean["mask"].unique())
-    ncols = min(3, len(masks))
+    ncols = min(2, len(masks))
     nrows = math.ceil(len(masks) / ncols)
-    figure = Figure(figsize=(4.8 * ncols, 3.6 * nrows), layout="constrained")
+    figure = Figure(figsize=(6.6 * ncols, 3.6 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, mask in zip(axes, masks):
         for label, line in mean[mean["mask"] == mask].groupby("label", sort=False):
@@ -205,7 +210,7 @@ def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, 
         ax.set_xlabel("iteration")
         ax.set_ylabel("PSNR (dB)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend_beside(ax, 8)
     for ax in axes[len(masks):]:
         ax.set_visible(False)
     figure.suptitle("PSNR vs iteration (mean over images and seeds)")
@@ -251,9 +256,9 @@ def quality_cost(ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, colours:
     points = pd.DataFrame(points)
     along = curve_hole_psnr(curves, ok) if len(curves) else pd.DataFrame(columns=["label", "mask"])
     masks = list(points["mask"].unique())
-    ncols = min(3, len(masks))
+    ncols = min(2, len(masks))
     nrows = math.ceil(len(masks) / ncols)
-    figure = Figure(figsize=(5.2 * ncols, 4.0 * nrows), layout="constrained")
+    figure = Figure(figsize=(7.2 * ncols, 4.0 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     lines = []
     for ax, mask in zip(axes, masks):
@@ -276,7 +281,7 @@ def quality_cost(ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, colours:
         ax.set_xlabel("seconds per image (log scale)")
         ax.set_ylabel("hole PSNR (dB)")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="best")
+        _legend_beside(ax, 7)
     for ax in axes[len(masks):]:
         ax.set_visible(False)
     figure.suptitle("Quality against cost: markers = final outputs (mean, 95 % bootstrap interval); "
