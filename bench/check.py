@@ -4,9 +4,9 @@
   every result value of every row and the SHA-256 of every output PNG must be identical, tolerance 0. Any changed
   byte of a result fails.
 - **statistical** (a different fingerprint, or a GPU, whose backward passes are not deterministic): per
-  configuration (method, preset, params), the mean deviation of the run's PSNR and SSIM from the reference rows'
-  centres (their means over the reference's runs) must lie within the tolerance measured when the reference was made
-  (see ``bench.reference``). A row whose status changed fails in
+  configuration (method, preset, params), the mean and the trimmed mean of the deviations of the run's PSNR and SSIM
+  from the reference rows' centres (their means over the reference's runs) must lie within the tolerances measured
+  when the reference was made (see ``bench.reference``). A row whose status changed fails in
   both modes; a reference row missing from the run fails unless ``only_present``; a configuration the reference
   lacks (e.g. a changed parameter) always fails; extra rows of a known configuration (more seeds) are not compared.
 """
@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from dip_bench.bench.meta import fingerprint_differences
-from dip_bench.bench.reference import CENTER, CONFIG, EXACT, JUDGED, ROW, Reference, config_label, row_label
+from dip_bench.bench.reference import (CENTER, CONFIG, EXACT, JUDGED, ROW, Reference, config_label, row_label,
+                                       trimmed_mean)
 from dip_bench.contract import UserError
 
 
@@ -96,13 +97,16 @@ def _aligned(run: pd.DataFrame, reference: Reference, only_present: bool, result
 
 
 def _config_line(rows: pd.DataFrame, key: tuple[str, str, str], centred: bool = False) -> dict[str, Any]:
-    """Mean deviation ``d_<metric>`` of the rows ok in both from the reference's values, or with ``centred`` from
-    the rows' centres where the reference has them."""
+    """Mean deviation ``d_<metric>`` of the rows ok in both from the reference's values; with ``centred``, from
+    the rows' centres where the reference has them, and their trimmed mean ``d_<metric>_trimmed`` too."""
     ok = rows[(rows["status"] == "ok") & (rows["status_ref"] == "ok")]
     line: dict[str, Any] = {"method": key[0], "preset": key[1], "params": key[2], "n": len(ok)}
     for metric, center in zip(JUDGED, CENTER):
         against = ok[center].fillna(ok[f"{metric}_ref"]) if centred and center in ok else ok[f"{metric}_ref"]
-        line[f"d_{metric}"] = float((ok[metric] - against).mean()) if len(ok) else 0.0
+        deviations = (ok[metric] - against).to_numpy(float)
+        line[f"d_{metric}"] = float(deviations.mean()) if len(ok) else 0.0
+        if centred:
+            line[f"d_{metric}_trimmed"] = trimmed_mean(deviations) if len(ok) else 0.0
     return line
 
 
@@ -127,8 +131,9 @@ def compare_exact(run: pd.DataFrame, reference: Reference, mode: Mode, only_pres
 
 def compare_statistical(run: pd.DataFrame, reference: Reference, mode: Mode,
                         only_present: bool = False) -> CheckResult:
-    """The mean ``JUDGED`` metrics of each configuration must stay within its measured tolerance (scaled by
-    sqrt(n / m) when only m of its n rows are present)."""
+    """The mean and the trimmed mean of each configuration's deviations from the reference rows' centres must stay
+    within their measured tolerances (scaled by sqrt(n / m) when only m of its n rows are present), for every
+    ``JUDGED`` metric."""
     tolerances = reference.tolerances
     if not tolerances:
         raise UserError(f"{reference.path}: this reference has no measured tolerances (it was written by `check "
@@ -145,9 +150,13 @@ def compare_statistical(run: pd.DataFrame, reference: Reference, mode: Mode,
         scale = math.sqrt(entry["n"] / line["n"]) if line["n"] and entry["n"] else 1.0
         moved = []
         for metric in JUDGED:
-            line[f"tol_{metric}"] = entry[f"tol_{metric}"] * scale
-            if not abs(line[f"d_{metric}"]) <= line[f"tol_{metric}"]:
-                moved.append(f"mean {metric} {line[f'd_{metric}']:+.4g} (tolerance {line[f'tol_{metric}']:.3g})")
+            for suffix, statistic in (("", "mean"), ("_trimmed", "trimmed mean")):
+                if f"tol_{metric}{suffix}" not in entry:  # a reference from before the trimmed mean was judged
+                    continue
+                d, tol = line[f"d_{metric}{suffix}"], entry[f"tol_{metric}{suffix}"] * scale
+                line[f"tol_{metric}{suffix}"] = tol
+                if not abs(d) <= tol:
+                    moved.append(f"{statistic} {metric} {d:+.4g} (tolerance {tol:.3g})")
         line["verdict"] = "MOVED" if moved else "ok"
         if moved:
             result.problems.append(f"{config_label(*key)} (n={line['n']}): " + "; ".join(moved))

@@ -34,12 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _print(result: CheckResult, reference: Path) -> None:
     print(f"check: {result.mode.name} mode: {result.mode.why}")
     if result.mode.name == "statistical":
-        print("  d = mean over a configuration's rows of (this run - the reference row's centre, its mean over the "
-              "reference's runs); tol from their measured spread")
+        print("  d = deviation of this run's rows from the reference rows' centres (means over the reference's runs): "
+              "their mean, and in brackets their trimmed mean; each within its measured tolerance")
     for line in result.lines:
         name = config_label(line["method"], line["preset"], line["params"])
-        print(f"  {name:<44} n={line['n']:<3} dPSNR {line['d_psnr']:+.4f} dB  dSSIM {line['d_ssim']:+.5f}  "
-              f"tol {line['tol_psnr']:.3g} dB / {line['tol_ssim']:.3g}  {line['verdict']}")
+        trimmed = "d_psnr_trimmed" in line and "tol_psnr_trimmed" in line
+        psnr = f"dPSNR {line['d_psnr']:+.4f}" + (f" ({line['d_psnr_trimmed']:+.4f})" if trimmed else "")
+        ssim = f"dSSIM {line['d_ssim']:+.5f}" + (f" ({line['d_ssim_trimmed']:+.5f})" if trimmed else "")
+        tol = f"tol {line['tol_psnr']:.3g}" + (f" ({line['tol_psnr_trimmed']:.3g})" if trimmed else "") + \
+            f" dB / {line['tol_ssim']:.3g}" + (f" ({line['tol_ssim_trimmed']:.3g})" if trimmed else "")
+        print(f"  {name:<44} n={line['n']:<3} {psnr} dB  {ssim}  {tol}  {line['verdict']}")
     if result.ok:
         print(f"check: OK, {len(result.lines)} configurations match {reference} ({result.mode.name} mode)")
         return

@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     meta = make_reference(work / "reference", spread, csv, command, seeds, extra, git=(commit, dirty))
     for entry in meta["tolerances"]:
         name = config_label(entry["method"], entry["preset"], entry["params"])
-        print(f"  {name:<44} n={entry['n']:<3} per-row sd {entry['sd_psnr']:.3g} dB, se of the mean "
-              f"{entry['se_psnr']:.3g} dB -> tol {entry['tol_psnr']:.3g} dB (catches shifts > "
-              f"{entry['detect_psnr']:.3g} dB) / SSIM tol {entry['tol_ssim']:.3g}")
+        print(f"  {name:<44} n={entry['n']:<3} per-row sd {entry['sd_psnr']:.3g} dB; tol {entry['tol_psnr']:.3g} dB "
+              f"(mean), {entry['tol_psnr_trimmed']:.3g} dB (trimmed mean) -> catches shifts > "
+              f"{entry['detect_psnr']:.3g} dB / SSIM tol {entry['tol_ssim']:.3g} ({entry['tol_ssim_trimmed']:.3g})")
     blunt = [config_label(e["method"], e["preset"], e["params"]) for e in meta["tolerances"]
              if e["detect_psnr"] > DETECT_DB]
     if blunt:

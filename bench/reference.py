@@ -6,27 +6,30 @@ SHA-256 of the row's output PNG) and ``NAME.meta.json`` (suite, the environment 
 commit and command that made it, and per configuration the tolerances and the deviations they were measured from).
 
 A *configuration* is a method with one parameter set (``method``, ``preset``, ``params``); the suite may give it
-several rows (images x masks x seeds). The check judges the mean of a configuration's rows:
+several rows (images x masks x seeds). The check judges the deviations of a configuration's rows:
 
 - The spread is measured by running the same suite, same seeds, K times: in this environment and in *variant
   environments* that imitate other machines on one box (oneDNN/ATen/MKL limited to AVX2, one thread, both; see
   ``VARIANTS``), optionally for extra seeds; on a GPU by repeating the run (CUDA backward passes are not
-  deterministic). A DIP fit is chaotic: after a few steps the runs are independent draws around the same mean.
+  deterministic). A DIP fit is chaotic: after a few steps each run is an independent draw, and a short fit on a
+  large hole may settle in another basin (one row moved 4 dB between two environments of the quick suite).
 - Each row's *centre* (``psnr_center``, ``ssim_center`` in the CSV) is its mean over the K runs; the statistical
-  check compares a run's rows with these centres, not with one environment's draw. Each configuration's per-row
-  standard deviation ``sd`` is pooled over its rows (K - 1 degrees of freedom per row, every seed measured). The
-  deviation ``d`` of an m-row mean on another machine from the mean of its centres then has standard error
-  ``se = sd * sqrt((1 + 1/K) / m)`` (rows independent: separate fits of different images, masks or seeds).
-- ``tolerance = max(K_SE * se, K_MAX * max_k |mean_k - centre|, floor)`` at the configuration's full ``n``: three
-  standard errors (a Gaussian statistic passes 99.7 % of the time), never less than 1.5 times the largest deviation
-  of one measured run's mean from the centre, never below a floor. The floor (``FLOOR``: 1e-9 dB, 1e-12 SSIM)
-  absorbs float64 rounding of the metrics (about 1e-14) and is far below the smallest real change (one grey level of
-  one pixel at 128 px moves PSNR by about 1e-7 dB), so the deterministic classical methods keep a tolerance that
-  catches any change of their output, also when a library update is what changed it.
-- ``detect = tolerance + 2 * se``: the *detection threshold*, the smallest shift of the configuration's mean that
-  the cross-machine check catches with probability >= 97.7 % (a shift ``detect`` leaves ``|d| > tolerance`` unless
-  the noise is below -2 se).
-- A check on m of a configuration's n rows (``--only-present``) scales the tolerance by sqrt(n / m).
+  check takes each row's deviation from its centre and judges two statistics of them per configuration: their
+  **mean**, and their **trimmed mean** (``TRIM``: a quarter left out at each end; the plain mean below 4 rows), which
+  an odd basin cannot drag. Both must stay within their tolerance.
+- Their standard errors come from the K runs' residuals around the centres, pooled over the configuration's rows
+  (scaled from variance (1 - 1/K) to (1 + 1/K), since another machine's draw is compared with a K-run centre):
+  ``se = sd / sqrt(n)`` for the mean and Yuen's winsorized ``se = sd_w / ((1 - 2g/n) sqrt(n))`` for the mean
+  trimmed by g rows at each end.
+- ``tolerance = max(K_SE * se, K_MAX * worst, floor)``: three standard errors (a Gaussian statistic passes 99.7 % of
+  the time), never less than 1.5 times ``worst``, the largest statistic seen when each run is checked against the
+  centre of the others, never below a floor. The floor (``FLOOR``: 1e-9 dB, 1e-12 SSIM) absorbs float64 rounding of
+  the metrics (about 1e-14) and is far below the smallest real change (one grey level of one pixel at 128 px moves
+  PSNR by about 1e-7 dB), so the deterministic classical methods keep a tolerance that catches any change of their
+  output, also when a library update is what changed it.
+- ``detect = min over the two statistics of (tolerance + 2 se)``: the *detection threshold*, the smallest shift of
+  all of a configuration's rows that the cross-machine check catches with probability >= 97.7 %.
+- A check on m of a configuration's n rows (``--only-present``) scales the tolerances by sqrt(n / m).
 """
 from __future__ import annotations
 
@@ -60,9 +63,12 @@ REQUIRED = ROW + ["status", *JUDGED]
 CENTER = tuple(f"{metric}_center" for metric in JUDGED)
 FLOOR = {"psnr": 1e-9, "ssim": 1e-12}
 K_SE, K_MAX, K_DETECT = 3.0, 1.5, 2.0
-TOLERANCE_RULE = (f"tol = max({K_SE} * se, {K_MAX} * max_k |mean_k - centre|, floor {{psnr: 1e-9 dB, ssim: 1e-12}}); "
-                  "se = sd * sqrt((1 + 1/K) / n), sd = per-row standard deviation over the K runs pooled over the "
-                  f"configuration's rows; detect = tol + {K_DETECT} * se (caught with probability >= 97.7 %)")
+#: the trimmed mean leaves out this share of a configuration's row deviations at each end
+TRIM = 0.25
+TOLERANCE_RULE = (f"per configuration, of the rows' deviations from their centres (means over K runs), for the mean "
+                  f"and the {TRIM:.0%}-trimmed mean: tol = max({K_SE} * se, {K_MAX} * worst leave-one-run-out "
+                  "statistic, floor {psnr: 1e-9 dB, ssim: 1e-12}); se from the pooled residuals (winsorized for the "
+                  f"trimmed mean); detect = min(tol + {K_DETECT} * se) (caught with probability >= 97.7 %)")
 #: environments that imitate other CPUs on one machine (set before torch is imported, so each runs in a subprocess)
 _AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 VARIANTS: dict[str, dict[str, str]] = {
@@ -154,67 +160,103 @@ def _of(table: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
     return np.logical_and.reduce([table[column] == value for column, value in zip(CONFIG, key)])
 
 
-def _runs_long(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The ok rows of every run, one table with a ``run`` column."""
-    frames = [table[table["status"] == "ok"][ROW + list(JUDGED)].assign(run=name) for name, table in runs.items()]
-    return pd.concat(frames, ignore_index=True)
+def trim_count(n: int) -> int:
+    """How many of n values the trimmed mean leaves out at each end: ``int(TRIM * n)`` (0 below 4 values)."""
+    return int(TRIM * n)
+
+
+def trimmed_mean(values: np.ndarray) -> float:
+    """The mean of the middle values (``trim_count`` of the lowest and of the highest left out); NaN for none."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    g = trim_count(len(ordered))
+    return float(ordered[g:len(ordered) - g].mean()) if len(ordered) else math.nan
+
+
+def _winsorized_sd(values: np.ndarray, g: int) -> float:
+    """Standard deviation after setting the g lowest values to the next one up and the g highest to the next one
+    down (Yuen's winsorized variance, the spread that goes with a mean trimmed by g)."""
+    ordered = np.sort(values)
+    if g:
+        ordered = np.clip(ordered, ordered[g], ordered[len(ordered) - g - 1])
+    return float(ordered.std(ddof=1)) if len(ordered) > 1 else 0.0
 
 
 def row_centers(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per row (``ROW``): ``<metric>_center``, the mean over the runs where it finished ok, and ``runs``, their
     count."""
-    grouped = _runs_long(runs).groupby(ROW, sort=False)
+    frames = [table[table["status"] == "ok"][ROW + list(JUDGED)] for table in runs.values()]
+    grouped = pd.concat(frames, ignore_index=True).groupby(ROW, sort=False)
     centers = grouped[list(JUDGED)].mean().rename(columns=dict(zip(JUDGED, CENTER)))
     return centers.join(grouped.size().rename("runs")).reset_index()
 
 
-def pooled_sd(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per configuration: ``sd_<metric>``, the per-row standard deviation over the runs, pooled over its rows
-    (square root of the mean per-row variance, ddof 1; rows finished in fewer than two runs are left out)."""
-    long = _runs_long(runs)
-    per_row = long.groupby(ROW, sort=False)[list(JUDGED)].var(ddof=1).dropna(how="all").reset_index()
-    pooled = per_row.groupby(CONFIG, sort=False)[list(JUDGED)].mean() ** 0.5
-    return pooled.rename(columns={m: f"sd_{m}" for m in JUDGED}).reset_index()
+def _matrix(runs: dict[str, pd.DataFrame], key: tuple[str, ...], metric: str, seeds: list[int] | None) -> np.ndarray:
+    """Runs x rows: ``metric`` of the configuration's rows that finished ok in every run (of ``seeds``; None: all)."""
+    columns = []
+    for table in runs.values():
+        mine = table[_of(table, key) & (table["status"] == "ok")]
+        if seeds is not None:
+            mine = mine[mine["seed"].isin(seeds)]
+        columns.append(mine.set_index(["image", "mask", "seed"])[metric].rename(len(columns)))
+    return pd.concat(columns, axis=1, join="inner").to_numpy(float).T
+
+
+def spread(runs: dict[str, pd.DataFrame], key: tuple[str, ...], metric: str,
+           reference_seeds: list[int]) -> dict[str, float]:
+    """The spread of one configuration's ``metric`` over K runs (see the module docstring): per-row ``sd``, and per
+    statistic (plain mean ``se``/``tol``, trimmed mean ``se_trimmed``/``tol_trimmed``) the standard error of the
+    check statistic and its tolerance; ``detect``, the smaller of the two detection thresholds."""
+    every, judged = _matrix(runs, key, metric, None), _matrix(runs, key, metric, reference_seeds)
+    k, n = judged.shape
+    if k < 2 or not n:
+        floor = FLOOR[metric]
+        return {"sd": 0.0, "se": 0.0, "tol": floor, "se_trimmed": 0.0, "tol_trimmed": floor, "detect": floor}
+    # draws of (another machine's value - the centre of K runs): residuals scaled from variance (1 - 1/K) to (1 + 1/K)
+    residuals = ((every - every.mean(axis=0)) * math.sqrt((k + 1) / (k - 1))).ravel()
+    sd = float(np.sqrt(np.mean((every - every.mean(axis=0)) ** 2) * k / (k - 1)))
+    g = trim_count(n)
+    se = {"": float(np.sqrt(np.mean(residuals ** 2) / n)),
+          "_trimmed": _winsorized_sd(residuals, g * k * every.shape[1] // n) / ((1 - 2 * g / n) * math.sqrt(n))}
+    # leave-one-run-out: each run checked against the centre of the others, as another machine would be
+    others = [judged[i] - np.delete(judged, i, axis=0).mean(axis=0) for i in range(k)]
+    worst = {"": max(abs(float(d.mean())) for d in others), "_trimmed": max(abs(trimmed_mean(d)) for d in others)}
+    result = {"sd": sd}
+    for suffix in ("", "_trimmed"):
+        result[f"se{suffix}"] = se[suffix]
+        result[f"tol{suffix}"] = max(K_SE * se[suffix], K_MAX * worst[suffix], FLOOR[metric])
+    result["detect"] = min(result["tol"] + K_DETECT * result["se"],
+                           result["tol_trimmed"] + K_DETECT * result["se_trimmed"])
+    return result
 
 
 def measure_tolerances(default: pd.DataFrame, variants: dict[str, pd.DataFrame],
                        reference_seeds: list[int]) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-    """Per configuration of ``default`` (the reference environment's run; see the module docstring): its row count
-    ``n`` over ``reference_seeds``, the number of runs ``runs``, the pooled per-row ``sd``, the standard error
-    ``se`` and ``tol`` and ``detect`` of each judged metric, and each run's deviation of the configuration's mean
-    from the default run's (``deviations``, per seed). Also returns the row centres (``row_centers``). Runs are
-    normalised tables (``normalised``)."""
+    """Per configuration of ``default`` (the reference environment's run): its row count ``n`` over
+    ``reference_seeds``, the number of runs ``runs``, ``spread`` of each judged metric (keys ``<field>_<metric>``,
+    e.g. ``tol_psnr``, ``tol_psnr_trimmed``, ``detect_psnr``), and each variant's deviation of the configuration's
+    mean from the default run's (``deviations``, per seed). Also returns the row centres (``row_centers``). Runs
+    are normalised tables (``normalised``)."""
     runs = {"reference": default, **variants}
-    centers = row_centers(runs)
-    sds = {tuple(row[CONFIG]): row for _, row in pooled_sd(runs).iterrows()}
-    long = _runs_long(runs).merge(centers[ROW + list(CENTER)], on=ROW)
-    long = long[long["seed"].isin(reference_seeds)]
-    base = long[long["run"] == "reference"]
+    counted = default[default["seed"].isin(reference_seeds)]
     entries = []
-    configs = default[default["seed"].isin(reference_seeds)][CONFIG].drop_duplicates()
-    for key in configs.itertuples(index=False):
+    for key in counted[CONFIG].drop_duplicates().itertuples(index=False):
         key = tuple(key)
-        mine, rows = long[_of(long, key)], base[_of(base, key)]
-        n = len(rows)
-        entry: dict[str, Any] = {**dict(zip(CONFIG, key)), "n": n, "runs": len(runs)}
-        for metric, center in zip(JUDGED, CENTER):
-            sd = float(sds[key][f"sd_{metric}"]) if key in sds and math.isfinite(sds[key][f"sd_{metric}"]) else 0.0
-            se = sd * math.sqrt((1 + 1 / len(runs)) / n) if n else 0.0
-            # a run's deviation of the configuration mean from the centre, over the rows that run finished
-            spread = [abs(float((group[metric] - group[center]).mean())) for _, group in mine.groupby("run")]
-            tol = max(K_SE * se, K_MAX * max(spread, default=0.0), FLOOR[metric])
-            entry.update({f"sd_{metric}": sd, f"se_{metric}": se, f"tol_{metric}": tol,
-                          f"detect_{metric}": tol + K_DETECT * se})
+        mine = counted[_of(counted, key) & (counted["status"] == "ok")]
+        entry: dict[str, Any] = {**dict(zip(CONFIG, key)), "n": len(mine), "runs": len(runs)}
+        for metric in JUDGED:
+            for field, value in spread(runs, key, metric, reference_seeds).items():
+                name = field.split("_")
+                entry["_".join([name[0], metric, *name[1:]])] = value
         samples = []
-        for name in variants:
-            theirs = mine[mine["run"] == name].merge(rows, on=ROW, suffixes=("", "_ref"))
+        for name, table in variants.items():
+            theirs = table[_of(table, key) & (table["status"] == "ok")].merge(mine, on=ROW, suffixes=("", "_ref"))
             for seed, group in theirs.groupby("seed"):
-                if len(group) == int((rows["seed"] == seed).sum()):  # a row failed in one run only: not comparable
+                if len(group) == int((mine["seed"] == seed).sum()):  # a row failed in one run only: not comparable
                     samples.append({"variant": name, "seed": int(seed),
                                     **{m: float((group[m] - group[f"{m}_ref"]).mean()) for m in JUDGED}})
         entry["deviations"] = samples
         entries.append(entry)
-    return entries, centers
+    return entries, row_centers(runs)
 
 
 # ------------------------------------------------------------------------------------------------------ reference files
@@ -276,10 +318,11 @@ def _check_tolerances(meta: dict[str, Any], where: Path) -> None:
         if key in seen:
             raise UserError(f"{where}: configuration {config_label(*key)} has two tolerance entries")
         seen.add(key)
-        for metric in JUDGED:
-            value = entry.get(f"tol_{metric}")
+        names = [f"tol_{m}" for m in JUDGED] + [f"tol_{m}_trimmed" for m in JUDGED if f"tol_{m}_trimmed" in entry]
+        for name in names:
+            value = entry.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise UserError(f"{where}: tolerance tol_{metric} of {config_label(*key)} is {value!r}; a tolerance "
+                raise UserError(f"{where}: tolerance {name} of {config_label(*key)} is {value!r}; a tolerance "
                                 "is a finite number >= 0 (remake the reference with `dip-bench reference`)")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dip_bench.bench.check import choose_mode, compare
 from dip_bench.bench.reference import (FLOOR, K_DETECT, K_MAX, K_SE, Reference, load_reference,
-                                       measure_tolerances, normalised, write_reference)
+                                       measure_tolerances, normalised, trimmed_mean, write_reference)
 from dip_bench.contract import UserError
 
 FINGERPRINT = {"device": "cpu", "cpu": "X", "onednn_isa": "Intel AVX-512", "threads": 2,
@@ -49,17 +49,48 @@ def test_tolerance_rule_pools_the_per_row_spread_around_the_centres(tmp_path: Pa
     ref = reference(tmp_path, runs[0], {"v1": runs[1], "v2": runs[2]})
     dip = ref.tolerances[("dip-skip", "region", PARAMS.replace(" ", ""))]
     values = np.stack([run.psnr[run.method == "dip-skip"].to_numpy() for run in runs])  # runs x rows
-    sd = math.sqrt(values.var(axis=0, ddof=1).mean())
-    se = sd * math.sqrt((1 + 1 / 3) / 4)
-    worst = np.abs((values - values.mean(axis=0)).mean(axis=1)).max()
-    assert dip["n"] == 4 and dip["runs"] == 3 and dip["sd_psnr"] == pytest.approx(sd)
-    assert dip["tol_psnr"] == pytest.approx(max(K_SE * se, K_MAX * worst))
-    assert dip["detect_psnr"] == pytest.approx(dip["tol_psnr"] + K_DETECT * se)
+    k, n = values.shape
+    residuals = (values - values.mean(axis=0)) * math.sqrt((k + 1) / (k - 1))
+    se = math.sqrt(np.mean(residuals ** 2) / n)
+    loo = [values[i] - np.delete(values, i, axis=0).mean(axis=0) for i in range(k)]
+    assert dip["n"] == 4 and dip["runs"] == 3
+    assert dip["sd_psnr"] == pytest.approx(math.sqrt(values.var(axis=0, ddof=1).mean()))
+    assert dip["se_psnr"] == pytest.approx(se)
+    assert dip["tol_psnr"] == pytest.approx(max(K_SE * se, K_MAX * max(abs(d.mean()) for d in loo)))
+    # 4 rows: the trimmed mean leaves one out at each end; winsorized spread of the 12 pooled residuals (3 each end)
+    ordered = np.sort(residuals.ravel())
+    se_trimmed = np.clip(ordered, ordered[3], ordered[-4]).std(ddof=1) / (0.5 * math.sqrt(4))
+    assert dip["se_psnr_trimmed"] == pytest.approx(se_trimmed)
+    assert dip["tol_psnr_trimmed"] == pytest.approx(
+        max(K_SE * se_trimmed, K_MAX * max(abs(np.sort(d)[1:3].mean()) for d in loo)))
+    assert dip["detect_psnr"] == pytest.approx(min(dip["tol_psnr"] + K_DETECT * se,
+                                                   dip["tol_psnr_trimmed"] + K_DETECT * se_trimmed))
     assert [d["variant"] for d in dip["deviations"]] == ["v1", "v2"]
     centres = ref.table[ref.table.method == "dip-skip"]["psnr_center"].to_numpy()
     assert centres == pytest.approx(values.mean(axis=0))
     telea = ref.tolerances[("telea", "", "{}")]
-    assert telea["tol_psnr"] == FLOOR["psnr"] and telea["sd_psnr"] == 0.0 and telea["tol_ssim"] == FLOOR["ssim"]
+    assert telea["tol_psnr"] == telea["tol_psnr_trimmed"] == FLOOR["psnr"] and telea["sd_psnr"] == 0.0
+    assert telea["tol_ssim"] == FLOOR["ssim"]
+
+
+def test_trimmed_mean():
+    assert trimmed_mean(np.array([5.0, 1.0, 2.0])) == pytest.approx(8 / 3)  # under 4 values: the plain mean
+    assert trimmed_mean(np.array([-9.0, 1.0, 2.0, 30.0])) == pytest.approx(1.5)
+    assert trimmed_mean(np.arange(8.0)) == pytest.approx(3.5) and math.isnan(trimmed_mean(np.array([])))
+
+
+def test_the_trimmed_mean_ignores_one_odd_row_and_catches_a_shift_of_all_rows(tmp_path: Path):
+    runs = [table(rows=8, rng_seed=s) for s in range(4)]
+    ref = reference(tmp_path, runs[0], {f"v{k}": run for k, run in enumerate(runs[1:])})
+    other = {**FINGERPRINT, "threads": 1}
+    odd = table(rows=8, rng_seed=9)
+    odd.loc[odd.index[odd.method == "dip-skip"][3], "psnr"] -= 3.0
+    result = compare(odd, ref, other)
+    line = next(line for line in result.lines if line["method"] == "dip-skip")
+    assert line["d_psnr"] < -0.3 and abs(line["d_psnr_trimmed"]) < 0.2
+    shifted = table(rows=8, shift=-0.5, rng_seed=9)
+    problems = compare(shifted, ref, other).problems
+    assert any(p.startswith("dip-skip[region] iterations=300 (n=8): ") and "trimmed mean psnr" in p for p in problems)
 
 
 def test_the_statistical_mode_compares_with_the_centres(tmp_path: Path):
