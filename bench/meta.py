@@ -2,10 +2,15 @@
 
 The fingerprint is the part of the environment that decides the numbers of a run bit for bit: the device and its
 vector code (the CPU model, the instruction set oneDNN and ATen actually use, the thread count; or the GPU, CUDA and
-cuDNN), the precision settings, and the versions of torch and of every package that computes or scores a result.
-Two runs with equal fingerprints give byte-identical CPU results for a seed; ``dip-bench check`` compares exactly
-then, and statistically otherwise (see ``bench.reference``). The git commit is recorded but is *not* part of the
-fingerprint: the code is what a regression check tests.
+cuDNN), the precision settings, and the versions of the packages that compute or score a result
+(``RESULT_PACKAGES``) -- and of no other package: a test runner, a plotting or table library, or any of their
+dependencies cannot turn an exact check into a statistical one. Two runs with equal fingerprints give byte-identical
+CPU results for a seed; ``dip-bench check`` compares exactly then, and statistically otherwise (see
+``bench.reference``). The git commit is recorded but is *not* part of the fingerprint: the code is what a regression
+check tests.
+
+pandas is left out on purpose: it decides no stored number (a run's rows are read from their JSON files, the
+reference CSV is read round-trip, and the exact mode compares row values, not pandas aggregates).
 """
 from __future__ import annotations
 
@@ -22,10 +27,27 @@ from typing import Any
 
 import torch
 
+from dip_bench.bench.registry import BUILTIN
+
 PACKAGES = ("dip-bench", "torch", "numpy", "scipy", "scikit-image", "opencv-python-headless", "pandas", "matplotlib",
             "pillow", "pypatchmatch")
-#: packages whose version can change a stored number (they compute a method's output or score it)
-NUMERIC_PACKAGES = ("torch", "numpy", "scipy", "scikit-image", "opencv-python-headless", "pypatchmatch", "pillow")
+#: what computes each part of a stored number -> the distributions (PEP 503 names) whose code does it: every row's
+#: inputs (images decoded and resized, masks, the output PNG whose bytes are hashed), its scores, and each built-in
+#: method's output (by method name, or by family for the DIP nets). Transitive where it computes: scipy under
+#: skimage's SSIM filter and biharmonic solver, torchvision under LPIPS.
+RESULT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "inputs": ("numpy", "pillow", "opencv-python-headless"),
+    "metrics": ("numpy", "scipy", "scikit-image"),
+    "lpips": ("lpips", "torchvision", "torch"),  # the optional LPIPS column, where the lpips package is installed
+    "dip": ("torch", "numpy"),
+    "telea": ("opencv-python-headless", "numpy"),
+    "ns": ("opencv-python-headless", "numpy"),
+    "biharmonic": ("scikit-image", "scipy", "numpy"),
+    "patchmatch": ("pypatchmatch", "numpy", "pillow"),
+    "edgeconnect": ("torch", "scikit-image", "scipy", "numpy"),
+}
+#: packages whose version can change a stored number: the fingerprint's packages
+NUMERIC_PACKAGES = tuple(sorted({name for names in RESULT_PACKAGES.values() for name in names}))
 #: fingerprint fields named first when two fingerprints differ (the usual reasons)
 MAIN_FIELDS = ("device", "cpu", "gpu", "onednn_isa", "aten_cpu_capability", "threads", "torch")
 _ISA_PROBE = ("import torch\n"
@@ -75,19 +97,16 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu: {cpu_name()}"
 
 
-def constrained_packages() -> tuple[str, ...]:
-    """The packages pinned in ``constraints/cpu.txt`` (the exact environment of the stored CPU reference), if the
-    checkout has that file: their versions join the fingerprint, so that "exact" means that environment."""
-    path = repository_root() / "constraints" / "cpu.txt"
-    if not path.exists():
-        return ()
-    names = (re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0] for line in path.read_text().splitlines())
-    return tuple(sorted({_normal(name) for name in names if name and not name.startswith(("#", "-"))}))
-
-
-def _normal(name: str) -> str:
-    """A distribution name in its normal form (PEP 503): ``scikit_image`` -> ``scikit-image``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def deciding_packages(method: str, family: str | None = None) -> tuple[str, ...]:
+    """The packages whose versions can change a row of ``method`` (of ``family``): its own computation, its inputs
+    and its scores; every numeric package for a method this module does not know (an external one)."""
+    if family is None and method in BUILTIN:
+        family = BUILTIN[method].family
+    own = RESULT_PACKAGES.get(method) or RESULT_PACKAGES.get(family or "")
+    if own is None:
+        return NUMERIC_PACKAGES
+    scores = RESULT_PACKAGES["metrics"] + (RESULT_PACKAGES["lpips"] if package_versions(("lpips",))["lpips"] else ())
+    return tuple(sorted({*own, *RESULT_PACKAGES["inputs"], *scores}))
 
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
@@ -147,18 +166,23 @@ def fingerprint(device: torch.device) -> dict[str, Any]:
         "onednn": onednn_version(),
         "precision": precision_settings(),
         "python": sys.version.split()[0],
-        "packages": package_versions(tuple(sorted(set(NUMERIC_PACKAGES) | set(constrained_packages())))),
+        "packages": package_versions(NUMERIC_PACKAGES),
     }
 
 
 def fingerprint_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """``"threads 2 -> 1"``-style lines for every fingerprint field that differs (nested fields dotted)."""
+    """``"threads 2 -> 1"``-style lines for every fingerprint field that differs (nested fields dotted); package
+    versions only of ``NUMERIC_PACKAGES`` (a fingerprint stored by an older version may list others)."""
     def flat(value: Any, prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
             return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}{key}.").items()}
         return {prefix.rstrip("."): value}
 
-    left, right = flat(a), flat(b)
+    def kept(value: dict[str, Any]) -> dict[str, Any]:
+        return {key: item for key, item in flat(value).items()
+                if not key.startswith("packages.") or key.removeprefix("packages.") in NUMERIC_PACKAGES}
+
+    left, right = kept(a), kept(b)
     order = lambda key: (MAIN_FIELDS.index(key) if key in MAIN_FIELDS else len(MAIN_FIELDS), key)  # noqa: E731
     return [f"{key} {left.get(key)!r} -> {right.get(key)!r}" for key in sorted(set(left) | set(right), key=order)
             if left.get(key) != right.get(key)]
