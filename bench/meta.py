@@ -36,7 +36,7 @@ PACKAGES = ("dip-bench", "torch", "numpy", "scipy", "scikit-image", "opencv-pyth
 #: method's output (by method name, or by family for the DIP nets). Transitive where it computes: scipy under
 #: skimage's SSIM filter and biharmonic solver, torchvision under LPIPS.
 RESULT_PACKAGES: dict[str, tuple[str, ...]] = {
-    "inputs": ("numpy", "pillow", "opencv-python-headless"),
+    "inputs": ("numpy", "pillow", "opencv-python-headless"),  # OpenCV decodes 16-bit colour images
     "metrics": ("numpy", "scipy", "scikit-image"),
     "lpips": ("lpips", "torchvision", "torch"),  # the optional LPIPS column, where the lpips package is installed
     "dip": ("torch", "numpy"),

@@ -81,3 +81,28 @@ def test_deciding_packages_name_what_computes_a_method_and_its_scores(monkeypatc
     assert packages >= needs | {"numpy", "scikit-image", "scipy", "pillow"}  # scores and inputs: every method
     assert not packages & not_needs
     assert set(meta.deciding_packages("mine:make")) == set(meta.NUMERIC_PACKAGES)  # unknown: every one
+
+
+@pytest.mark.parametrize("moved, release, excused", [
+    (["telea"], {"filelock": "4.3.2"}, False),  # an unrelated release excuses nothing
+    (["telea"], {"pypatchmatch": "2.2.1"}, False),  # nor another method's library
+    (["telea", "ns"], {"opencv-python-headless": "5.1.0.96"}, True),
+    (["biharmonic"], {"opencv-python-headless": "5.1.0.96"}, True),  # OpenCV decodes 16-bit colour inputs
+    (["biharmonic"], {"scipy": "1.17.2"}, True),
+    (["telea", "biharmonic"], {"scikit-image": "0.26.1"}, True),  # the metrics' package: every method's scores
+    (["telea", "dip-skip"], {"opencv-python-headless": "5.1.0.96"}, False),  # a DIP row moved: never excused
+])
+def test_reference_slice_excuses_only_the_packages_that_compute_the_moved_rows(tmp_path, moved, release, excused):
+    import json
+
+    from test_reference import REFERENCE, _skip_if_only_library_versions_moved_classical_rows
+    from dip_bench.bench.reference import load_reference
+
+    stored = load_reference(REFERENCE).meta["fingerprint"]["packages"]
+    (tmp_path / "meta.json").write_text(json.dumps({"fingerprint": {"packages": {**stored, **release}}}))
+    verdict = {"configurations": [{"method": name, "verdict": "CHANGED (3 rows)"} for name in moved]}
+    if excused:
+        with pytest.raises(pytest.skip.Exception, match=next(iter(release))):
+            _skip_if_only_library_versions_moved_classical_rows(verdict, tmp_path)
+    else:
+        _skip_if_only_library_versions_moved_classical_rows(verdict, tmp_path)
