@@ -2,6 +2,7 @@
 file behind."""
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -13,19 +14,52 @@ from PIL import Image
 from dip_bench.contract import UserError, to_uint8
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class DiskFull(UserError):
+    """No space left (ENOSPC) or over quota (EDQUOT) while writing: one line naming the file, never a traceback."""
+
+
+def umask() -> int:
+    """The process's umask (read from /proc where it can be, so that no other thread sees it changed)."""
     try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with the permissions a plain ``open`` gives (0666 less the umask, not
+    ``mkstemp``'s 0600), so a shared run folder stays readable to the group. A full disk or quota is ``DiskFull``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        _raise_if_full(error, path)
+        raise
+    try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            _raise_if_full(error, path)
         raise
+
+
+def _raise_if_full(error: OSError, path: Path) -> None:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFull(f"{path}: cannot write, {error.strerror or 'no space left'} (disk full or over quota); free "
+                       f"space on the disk of {path.parent} and run the command again (a run: add --resume, every "
+                       "finished row is kept)") from None
 
 
 def write_text(path: Path, text: str) -> None:

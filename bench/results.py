@@ -7,7 +7,8 @@ Layout of a run folder::
     results.csv            built from rows/ (``rebuild_tables``): one line per row, columns ``COLUMNS``
     curves.csv             built from rows/: PSNR-vs-iteration of iterative methods, long form (``CURVE_COLUMNS``)
     outputs/<row id>.png   each row's composited output (column ``output`` holds this relative path)
-    inputs/<image>.png, inputs/<image>__<mask>.png   clean image and masked input (holes white), for the report
+    inputs/                the clean images (lossless) and masks the rows are scored against, and the masked inputs
+                           (holes white) for the report (see ``bench.seal``)
     masks/<image>__<kind>.png   masks generated for a user's images (SHA-256 in meta.json)
     meta.json              suite, seeds, versions, device, git commit, date, command line, input checksums
     logs/<row id>.txt      traceback of a failed row
@@ -19,6 +20,13 @@ content checksums, seed, size, data source incl. ``pad``): the same suite gives 
 shard and task, and a changed definition gives a new id. Writing a row is an existence-checked, atomic file
 replace; reading types every field strictly and reports (one warning line naming the file) any damaged or foreign
 file, which is then not counted as done.
+
+Row files of format ``dip-bench-row/2`` are *sealed* (see ``bench.seal``): an ok row stores the SHA-256 of its output
+PNG, clean image and mask, and reading a folder verifies them and recomputes the metrics from those files. A row
+whose seal does not hold (a replaced or missing file, a hand-edited number) is shown as ``failed: seal broken: ...``
+with one warning naming the row and the file; ``--resume`` sets its file aside in ``damaged/`` and reruns it.
+Rows of format ``dip-bench-row/1`` (and ok rows written without artifacts) are *unsealed*: read as they are, with
+one warning per folder; ``--resume`` reruns them.
 
 ``status`` in the tables is ``ok``, ``skipped: reason`` or ``failed: reason`` (in the row file: ``status`` and
 ``reason`` apart). Metric protocol: ``psnr``/``ssim`` are over the whole *composited* image (inpainting papers);
@@ -37,16 +45,19 @@ import math
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dip_bench.bench import seal
 from dip_bench.bench.atomic import write_text
 from dip_bench.contract import UserError
 
-FORMAT = "dip-bench-row/1"
+FORMAT = "dip-bench-row/2"
+#: the format before seals: still read, as unsealed rows
+UNSEALED_FORMAT = "dip-bench-row/1"
 KEY = ["method", "preset", "image", "mask", "seed"]
 INT_COLUMNS = ["seed", "pad", "iterations", "best_iter", "es_iter", "es_saved_iters", "restores"]
 FLOAT_COLUMNS = ["hole_ratio", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr", "es_psnr",
@@ -59,7 +70,7 @@ COLUMNS = ["row_id"] + KEY + [
 ]
 #: columns that describe how long a row took, not what it computed (``merge`` ignores them when comparing)
 TIMING = ("seconds", "seconds_per_iter", "peak_memory_mb", "device", "record")
-CURVE_COLUMNS = ["row_id"] + KEY + ["iteration", "loss", "psnr"]
+CURVE_COLUMNS = ["row_id"] + KEY + ["iteration", "loss", "psnr", "psnr_hole"]
 RESULTS, CURVES, META, ROWS = "results.csv", "curves.csv", "meta.json", "rows"
 STATUSES = ("ok", "skipped", "failed")
 _STATUS = re.compile(r"^(ok|(skipped|failed): .+)$", re.DOTALL)
@@ -116,16 +127,17 @@ def write_row(run_dir: Path, definition: Mapping[str, Any], result: Mapping[str,
     """Write one finished row atomically as ``rows/<id>.json`` (replacing the same row written earlier).
 
     ``result`` holds the table fields (``status`` as ``ok | skipped: reason | failed: reason``); ``curve`` a list
-    of ``{iteration, loss, psnr}``; ``record`` the method's scalar record entries.
+    of ``{iteration, loss, psnr, psnr_hole}``; ``record`` the method's scalar record entries.
     """
     rid = make_row_id(definition)
     status, reason = split_status(result["status"])
     fields = {column: _plain(result.get(column)) for column in COLUMNS if column not in ("row_id", "status")}
     fields["size"] = str(fields["size"]) if fields.get("size") is not None else ""
     fields["pad"] = int(fields.get("pad") or 0)
+    seals = seal.seals_for(run_dir, definition, fields.get("output") or "") if status == "ok" else {}
     body = {"format": FORMAT, "row_id": rid, "definition": dict(definition), "status": status, "reason": reason,
             "result": fields, "curve": [{k: _plain(v) for k, v in point.items()} for point in curve or []],
-            "record": {k: _plain(v) for k, v in (record or {}).items()}}
+            "record": {k: _plain(v) for k, v in (record or {}).items()}, "seals": seals}
     path = Path(run_dir) / ROWS / f"{rid}.json"
     write_text(path, json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path
@@ -150,7 +162,9 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class StoredRow:
-    """One valid row file: ``table`` is its line of ``results.csv`` (typed), ``curve`` its curve points."""
+    """One valid row file: ``table`` is its line of ``results.csv`` (typed), ``curve`` its curve points, ``seals``
+    its sealed files (``bench.seal``; empty: unsealed), ``broken`` why its seal does not hold (then ``status`` is
+    ``failed`` with reason ``seal broken: ...``), ``format`` the row file's format."""
 
     path: Path
     row_id: str
@@ -159,11 +173,19 @@ class StoredRow:
     reason: str
     table: dict[str, Any]
     curve: list[dict[str, float]]
+    seals: dict[str, dict[str, str]] = field(default_factory=dict)
+    broken: str = ""
+    format: str = FORMAT
 
     @property
     def done(self) -> bool:
         """Finished for good (ok or skipped; a skipped row may still be retried when its reason went away)."""
         return self.status != "failed"
+
+    @property
+    def unsealed(self) -> bool:
+        """An ok row without seals (format /1, or written without artifacts): its numbers cannot be verified."""
+        return self.status == "ok" and not self.seals
 
 
 class DamagedRow(Exception):
@@ -176,7 +198,7 @@ def load_row(path: Path) -> StoredRow:
         body = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise DamagedRow(f"not readable JSON ({str(error).splitlines()[0][:80]})") from None
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
+    if not isinstance(body, dict) or body.get("format") not in (FORMAT, UNSEALED_FORMAT):
         found = body.get("format") if isinstance(body, dict) else type(body).__name__
         raise DamagedRow(f"not a dip-bench row file (format {found!r}, expected {FORMAT!r})")
     definition, fields = body.get("definition"), body.get("result")
@@ -201,7 +223,24 @@ def load_row(path: Path) -> StoredRow:
         raise DamagedRow("curve is not a list of {iteration, loss, psnr}")
     return StoredRow(Path(path), rid, definition, status, reason, table,
                      [{"iteration": p["iteration"], "loss": _typed("loss", p.get("loss")),
-                       "psnr": _typed("psnr", p.get("psnr"))} for p in curve])
+                       "psnr": _typed("psnr", p.get("psnr")), "psnr_hole": _typed("psnr_hole", p.get("psnr_hole"))}
+                      for p in curve],
+                     _seals(body) if status == "ok" else {}, "", body["format"])
+
+
+def _seals(body: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The ``seals`` of a row file: none for format /1; else empty (unsealed) or one ``{file, sha256}`` for each of
+    ``bench.seal.SEALED``."""
+    if body["format"] == UNSEALED_FORMAT:
+        return {}
+    seals = body.get("seals")
+    if seals == {}:
+        return {}
+    if not isinstance(seals, dict) or set(seals) != set(seal.SEALED) or not all(
+            isinstance(s, dict) and isinstance(s.get("file"), str) and isinstance(s.get("sha256"), str)
+            and re.fullmatch(r"[0-9a-f]{64}", s["sha256"]) for s in seals.values()):
+        raise DamagedRow(f"seals {str(seals)[:80]!r} are not {{file, sha256}} for each of {', '.join(seal.SEALED)}")
+    return {what: {"file": s["file"], "sha256": s["sha256"]} for what, s in seals.items()}
 
 
 def _typed(column: str, value: Any) -> Any:
@@ -225,10 +264,16 @@ def _typed(column: str, value: Any) -> Any:
     return float(value)
 
 
-def scan_rows(run_dir: Path, *, warn: bool = True) -> tuple[dict[str, StoredRow], list[tuple[Path, str]]]:
-    """Valid row files by id, and the damaged or foreign ones with the reason (each warned about when ``warn``)."""
+def scan_rows(run_dir: Path, *, warn: bool = True, verify: bool = True
+              ) -> tuple[dict[str, StoredRow], list[tuple[Path, str]]]:
+    """Valid row files by id, and the damaged or foreign ones with the reason (each warned about when ``warn``).
+
+    With ``verify``, each sealed row is checked (``bench.seal.verify_row``); one whose seal does not hold comes back
+    as ``failed: seal broken: <why>`` with its numbers blanked (``broken`` set). Unsealed ok rows are warned about
+    once (when ``warn``)."""
     valid: dict[str, StoredRow] = {}
     damaged: list[tuple[Path, str]] = []
+    cache: dict[tuple[str, str], Any] = {}
     for path in sorted((Path(run_dir) / ROWS).glob("*.json")):
         try:
             stored = load_row(path)
@@ -238,8 +283,33 @@ def scan_rows(run_dir: Path, *, warn: bool = True) -> tuple[dict[str, StoredRow]
                 warnings.warn(f"{path}: damaged or foreign row file ({error}); not counted as done, "
                               "`dip-bench run --resume` moves it to damaged/ and recomputes the row", stacklevel=2)
             continue
+        problem = seal.verify_row(run_dir, stored, cache) if verify and stored.seals else None
+        if problem:
+            stored = broken_row(stored, problem)
+            if warn:
+                warnings.warn(f"{path}: row {stored.row_id}: seal broken ({problem}); shown as failed, `dip-bench run "
+                              "--resume` moves the row file to damaged/ and recomputes the row", stacklevel=2)
         valid[stored.row_id] = stored
+    unsealed = [stored for stored in valid.values() if stored.unsealed]
+    if warn and unsealed:
+        warnings.warn(unsealed_warning(Path(run_dir), len(unsealed), len(valid)), stacklevel=2)
     return valid, damaged
+
+
+def unsealed_warning(run_dir: Path, count: int, total: int) -> str:
+    """One line about ``count`` unsealed ok rows of ``run_dir``."""
+    return (f"{run_dir}: {count} of {total} rows are unsealed (written by an older dip-bench, format "
+            f"{UNSEALED_FORMAT}, or without their files): their numbers cannot be verified against their output; "
+            f"rerun them with `dip-bench run --resume --out {run_dir}`")
+
+
+def broken_row(stored: StoredRow, problem: str) -> StoredRow:
+    """``stored`` as a failed row whose reason is ``seal broken: <problem>``, its result numbers blanked."""
+    reason = f"seal broken: {problem}"
+    table = {**stored.table, "status": status_text("failed", reason),
+             **{column: math.nan for column in FLOAT_COLUMNS if column not in TIMING and column != "hole_ratio"},
+             **{column: None for column in INT_COLUMNS if column not in ("seed", "pad")}}
+    return replace(stored, status="failed", reason=reason, table=table, broken=problem)
 
 
 def has_results(run_dir: Path) -> bool:
@@ -259,7 +329,13 @@ def read_results(run_dir: Path) -> pd.DataFrame:
     out); a folder of the first format (``results.csv`` only) is read from that file, line by line, strictly."""
     run_dir = Path(run_dir)
     if is_legacy(run_dir):
-        return read_table(run_dir / RESULTS)
+        table = read_table(run_dir / RESULTS, complete=True)
+        count = int((table["status"] == "ok").sum())
+        if count:
+            warnings.warn(f"{run_dir}: its {count} ok rows are unsealed (a {RESULTS} of an older dip-bench, without "
+                          f"{ROWS}/): their numbers cannot be verified against their output; run the suite again "
+                          "into a new --out to have sealed rows", stacklevel=2)
+        return table
     valid, _ = scan_rows(run_dir)
     return _frame([stored.table for stored in valid.values()])
 
@@ -271,10 +347,11 @@ def read_curves(run_dir: Path) -> pd.DataFrame:
         path = run_dir / CURVES
         return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"]) if path.exists() \
             else pd.DataFrame(columns=CURVE_COLUMNS)
-    valid, _ = scan_rows(run_dir, warn=False)
+    valid, _ = scan_rows(run_dir, warn=False, verify=False)
     points = [{"row_id": s.row_id, **{k: s.table[k] for k in KEY}, **p} for s in valid.values() for p in s.curve]
     curves = pd.DataFrame(points, columns=CURVE_COLUMNS)
-    return curves.astype({"seed": "int64", "iteration": "int64", "loss": "float64", "psnr": "float64"})
+    return curves.astype({"seed": "int64", "iteration": "int64", "loss": "float64", "psnr": "float64",
+                          "psnr_hole": "float64"})
 
 
 def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -288,12 +365,13 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return table.sort_values(KEY + ["row_id"], kind="stable").reset_index(drop=True)
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, complete: bool = False) -> pd.DataFrame:
     """A results-shaped CSV (an old run's ``results.csv`` or a stored reference), typed strictly line by line.
 
     A line cut short, with a garbage value (a seed that is not an integer, a status that is not ``ok | skipped: ..
     | failed: ..``, a metric that is not a number) or with too many fields is left out with one warning naming the
-    file and line; empty presets are ``""``. Columns missing from the file are left out of the table.
+    file and line; empty presets are ``""``. Columns missing from the file are left out of the table, or with
+    ``complete`` (an old run's table, which every verb reads as a full table) added empty with one warning.
     """
     path = Path(path)
     bad: list[str] = []
@@ -306,7 +384,7 @@ def read_table(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not a results table ({str(error).splitlines()[0][:100]})") from None
     missing = [column for column in KEY + ["status"] if column not in raw.columns]
-    if missing and not (missing == ["status"] and len(raw.columns) > len(KEY)):
+    if missing and (complete or not (missing == ["status"] and len(raw.columns) > len(KEY))):
         raise UserError(f"{path}: not a results table (no column {', '.join(missing)}); give a results.csv written "
                         "by dip-bench")
     known = [column for column in COLUMNS if column in raw.columns]
@@ -318,6 +396,12 @@ def read_table(path: Path) -> pd.DataFrame:
             bad.append(f"line {number} ({error})")
     for problem in bad:
         warnings.warn(f"{path}: {problem} is damaged and left out; re-run that row", stacklevel=2)
+    if complete:
+        absent = [column for column in COLUMNS if column not in known]
+        if absent:
+            warnings.warn(f"{path}: no column {', '.join(absent)} (written by an older dip-bench); shown empty",
+                          stacklevel=2)
+        return _frame(records)
     table = _frame(records)[[c for c in COLUMNS if c in known]] if records else pd.DataFrame(columns=known)
     return table.reset_index(drop=True)
 
