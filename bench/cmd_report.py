@@ -1,5 +1,5 @@
 """``dip-bench report DIR``: write ``report.md``, ``report.html`` and ``figures/`` of a run folder (see
-``bench.report``)."""
+``bench/report``)."""
 from __future__ import annotations
 
 import argparse

@@ -10,13 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dip_bench.bench import balance, cmd_report, compare
+from dip_bench.bench import balance, cmd_report
 from dip_bench.bench.atomic import write_png
-from dip_bench.bench.figures import crop_box
-from dip_bench.bench.report import markdown_table, summary_table, write_report
+from dip_bench.bench.report import compare, markdown_table, summary_table, write_report
+from dip_bench.bench.report.cells import Cell, Table, mark_best
+from dip_bench.bench.report.figures import crop_box
+from dip_bench.bench.report.tables import leaderboard
 from dip_bench.bench.results import append_row
 
-FIGURES = ("grid", "curves", "quality_cost")
+FIGURES = ("grid", "curves", "quality_cost", "summary")
 SKIP_REASON = "skipped: no EdgeConnect weights (see README for where to get them)"
 HOLE = {"text": 0.06, "strokes-20-30": 0.25}
 IMAGES = ("a", "b", "c")
@@ -103,7 +105,7 @@ def test_report_files_paired_numbers_and_sections(tmp_path: Path) -> None:
     assert f"{wins}/{int((abs(delta) < 0.05).sum())}/{int((delta <= -0.05).sum())}" in text
     assert "99.00" not in text and "+99" not in text  # the failed row stays out of every number
 
-    for table in ("headline", "ranks"):
+    for table in ("leaderboard", "headline", "ranks"):
         tex = (tmp_path / "tables" / f"{table}.tex").read_text()
         assert r"\toprule" in tex and r"\bottomrule" in tex and r"\textbf{" in tex
         assert (tmp_path / "tables" / f"{table}.md").read_text().startswith("**")
@@ -113,7 +115,15 @@ def test_report_files_paired_numbers_and_sections(tmp_path: Path) -> None:
     assert "abc1234" in text and "versions.torch" in text
     assert "20-30 %" in text and "0-10 %" in text  # hole-ratio bins
     assert "<script>" in html and 'class="comparer"' in html and "outputs/dip-skip-text-a-text-0.png" in html
-    assert "`dip-skip[text]`: 40 iterations instead of the preset's 6001" in text.split("## Paired")[0]
+    assert "`dip-skip[text]`: 40 iterations instead of the preset's 6001" in text
+    order = [text.index(f"## {title}") for title in ("Leaderboard", "Quality against cost", "Outputs",
+                                                      "Paired comparison", "Skipped and failed")]
+    assert order == sorted(order)
+    board = text[order[0]:order[1]]
+    assert "40 / 6001 ✂" in board and "cut to 40 of their presets' 6001 iterations" in board
+    assert "**text**" in board and "**strokes-20-30**" in board
+    assert html.index('id="leaderboard"') < html.index('id="cost"') < html.index('id="outputs"') \
+        < html.index('<details class="section" id="paired"')
 
 
 def test_unbalanced_run_is_reported_and_n1_has_no_interval(tmp_path: Path) -> None:
@@ -199,3 +209,48 @@ def test_crop_box_centres_on_the_largest_hole() -> None:
     top, bottom, left, right = crop_box(hole)
     assert bottom - top == right - left and 16 <= bottom - top <= 32
     assert top <= 48 < bottom and left <= 16 < right
+
+
+def test_leaderboard_ranks_by_mean_hole_psnr_with_its_interval(tmp_path: Path) -> None:
+    _make_run(tmp_path)
+    ok = _ok(tmp_path)
+    board = leaderboard(ok)
+    for mask, part in board.groupby("mask"):
+        rows = ok[ok["mask"] == mask]
+        means = rows.groupby("label")["psnr_hole"].mean().sort_values(ascending=False)
+        assert list(part["label"]) == list(means.index) and list(part["rank"]) == [1, 2, 3]
+        assert part["psnr_hole"].to_numpy() == pytest.approx(means.to_numpy())
+        top = rows[rows["label"] == means.index[0]]["psnr_hole"].to_numpy()
+        assert (part["low"].iloc[0], part["high"].iloc[0]) == compare.bootstrap_ci(top)
+    dip = board[board["label"] == "dip-skip[text]"]
+    assert (dip["iterations"] == 40).all() and (dip["preset_iterations"] == 6001).all() and dip["cut"].all()
+    assert board.loc[board["label"] == "telea", "preset_iterations"].isna().all()
+    write_report(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    board_md = text[text.index("## Leaderboard"):text.index("## Quality against cost")]
+    for mask in HOLE:  # the leading row of each mask kind: its hole PSNR cell is the column's best (bold)
+        first = board[board["mask"] == mask].iloc[0]
+        assert f"| 1 | {first.label} | **{first.psnr_hole:.2f} [" in board_md
+    assert "By mean hole PSNR the leader is" in board_md and "Caveat:" in board_md
+
+
+def test_highlight_only_marks_a_best_that_differs() -> None:
+    table = Table("", ["mask", "wins", "delta"], [[Cell("m"), Cell("0/0/4", sort=-4), Cell("1.0", sort=1.0)],
+                                                  [Cell("m"), Cell("0/0/4", sort=-4), Cell("2.0", sort=2.0)]],
+                  group="mask")
+    mark_best(table, ["wins", "delta"])
+    assert [row[1].best for row in table.rows] == [False, False]
+    assert [row[2].best for row in table.rows] == [False, True]
+
+
+def test_markdown_report_escapes_html_like_the_html_report(tmp_path: Path) -> None:
+    _make_run(tmp_path, with_images=False)
+    rng = np.random.default_rng(2)
+    append_row(tmp_path, _row("ns", "", "b", "text", rng, status="failed: ValueError: <script>alert(1)</script>",
+                              seed=1))
+    text = write_report(tmp_path).read_text()
+    html = (tmp_path / "report.html").read_text()
+    for page in (text, html):
+        assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for name in ("leaderboard", "headline"):
+        assert "<script>" not in (tmp_path / "tables" / f"{name}.md").read_text()

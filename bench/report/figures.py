@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from PIL import Image
 from scipy import ndimage
@@ -171,7 +172,8 @@ def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_pairs: int = MAX_GR
             pixels = _read_png(run_dir / path) if (run_dir / path).exists() else None
             _show(full, pixels, title)
             top, bottom, left, right = box or (0, None, 0, None)
-            _show(zoom, None if pixels is None else pixels[top:bottom, left:right], "zoom: largest hole" if c == 0 else "")
+            crop = None if pixels is None else pixels[top:bottom, left:right]
+            _show(zoom, crop, "zoom: largest hole" if c == 0 else "")
             if c == 0 and pixels is not None and box is not None:
                 full.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
                                          edgecolor="red", linewidth=1.2))
@@ -183,9 +185,23 @@ def grid(ok: pd.DataFrame, run_dir: Path, out_dir: Path, max_pairs: int = MAX_GR
     return _save(figure, pd.DataFrame(drawn), out_dir, "grid")
 
 
-def _legend_beside(ax, fontsize: int) -> None:  # noqa: ANN001
-    """The legend to the right of ``ax``, outside the data (constrained layout makes room for it)."""
-    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+def _panels(count: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure with ``count`` panels, two per row; the unused last panel hidden."""
+    ncols = min(2, count)
+    nrows = math.ceil(count / ncols)
+    figure = Figure(figsize=(width * ncols + 1.8, height * nrows), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return figure, axes
+
+
+def _legend(figure: Figure, colours: dict[str, tuple[float, ...]], labels: list[str], marker: str) -> None:
+    """One legend for the whole figure, outside the panels on the right (constrained layout makes room), so it
+    never covers data; the colours are the report's fixed palette."""
+    handles = [Line2D([], [], color=colours.get(label), marker=marker, linewidth=1.4, markersize=5, label=label)
+               for label in labels]
+    figure.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
 
 
 def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]]) -> Path:
@@ -197,96 +213,162 @@ def curves(curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, 
     mean = (data.groupby(["mask", "label", "iteration"], sort=False)["psnr"]
             .agg(psnr_mean="mean", n="count").reset_index())
     masks = list(mean["mask"].unique())
-    ncols = min(2, len(masks))
-    nrows = math.ceil(len(masks) / ncols)
-    figure = Figure(figsize=(6.6 * ncols, 3.6 * nrows), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    figure, axes = _panels(len(masks), 5.6, 3.4)
     for ax, mask in zip(axes, masks):
         for label, line in mean[mean["mask"] == mask].groupby("label", sort=False):
             line = line.sort_values("iteration")
-            ax.plot(line["iteration"], line["psnr_mean"], label=label, color=colours.get(label), linewidth=1.4,
+            ax.plot(line["iteration"], line["psnr_mean"], color=colours.get(label), linewidth=1.4,
                     marker="o" if len(line) <= 20 else None, markersize=3)
         ax.set_title(f"mask: {mask}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("PSNR (dB)")
         ax.grid(alpha=0.3)
-        _legend_beside(ax, 8)
-    for ax in axes[len(masks):]:
-        ax.set_visible(False)
+    _legend(figure, colours, [label for label in colours if label in set(mean["label"])], "o")
     figure.suptitle("PSNR vs iteration (mean over images and seeds)")
     return _save(figure, mean, out_dir, "curves")
 
 
 def curve_hole_psnr(curves: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
-    """Hole PSNR along each DIP fit, derived from the logged whole-image PSNR and masked loss of the same iterate:
-    with MSE over the image = 10^(−psnr/10) and loss = Σ_known err² / (C·H·W) (the fit's masked MSE, unpadded
-    image), the hole MSE is (MSE − loss) / hole_ratio. Exact for unpadded images; curves whose last point is more
-    than ``CURVE_CHECK_DB`` from the row's final hole PSNR (padded images) are left out. Columns: label, mask,
-    image, seed, iteration, psnr_hole."""
+    """Hole PSNR along each DIP fit: the curve's own ``psnr_hole`` where the harness logged it, else (older runs)
+    derived from the logged whole-image PSNR and masked loss of the same iterate: with MSE over the image =
+    10^(−psnr/10) and loss = Σ_known err² / (C·H·W) (the fit's masked MSE, unpadded image), the hole MSE is
+    (MSE − loss) / hole_ratio. Exact for unpadded images; derived curves whose last point is more than
+    ``CURVE_CHECK_DB`` from the row's final hole PSNR (padded images) are left out. Columns: label, mask, image,
+    seed, iteration, psnr_hole."""
     keys = ["method", "preset", "image", "mask", "seed"]
-    rows = ok[keys + ["label", "hole_ratio", "psnr_hole"]]
-    data = curves.dropna(subset=["psnr", "loss"]).drop(columns="label", errors="ignore")
+    columns = ["label", "mask", "image", "seed", "iteration", "psnr_hole"]
+    data = curves.drop(columns="label", errors="ignore").rename(columns={"psnr_hole": "logged"})
     if data.empty:
-        return pd.DataFrame(columns=["label", "mask", "image", "seed", "iteration", "psnr_hole"])
-    data = data.astype({"seed": int}).merge(rows.astype({"seed": int}), on=keys, suffixes=("", "_final"))
-    hole_mse = (10.0 ** (-data["psnr"] / 10.0) - data["loss"]) / data["hole_ratio"]
-    data["psnr_hole_curve"] = -10.0 * np.log10(hole_mse.where(hole_mse > 0))
-    last = data.sort_values("iteration").groupby(keys).tail(1)
-    good = last[(last["psnr_hole_curve"] - last["psnr_hole"]).abs() <= CURVE_CHECK_DB][keys]
-    data = data.merge(good, on=keys)
-    return data[["label", "mask", "image", "seed", "iteration", "psnr_hole_curve"]].rename(
-        columns={"psnr_hole_curve": "psnr_hole"})
+        return pd.DataFrame(columns=columns)
+    if "logged" not in data.columns:
+        data["logged"] = np.nan
+    rows = ok[keys + ["label", "hole_ratio", "psnr_hole"]].astype({"seed": int})
+    data = data.astype({"seed": int}).merge(rows, on=keys)
+    measured = data[data["logged"].notna()].assign(curve=lambda t: t["logged"])
+    derived = data[data["logged"].isna()].dropna(subset=["psnr", "loss"])
+    hole_mse = (10.0 ** (-derived["psnr"] / 10.0) - derived["loss"]) / derived["hole_ratio"]
+    derived = derived.assign(curve=-10.0 * np.log10(hole_mse.where(hole_mse > 0)))
+    last = derived.sort_values("iteration").groupby(keys).tail(1)
+    derived = derived.merge(last[(last["curve"] - last["psnr_hole"]).abs() <= CURVE_CHECK_DB][keys], on=keys)
+    both = pd.concat([measured, derived], ignore_index=True)
+    return both.drop(columns="psnr_hole").rename(columns={"curve": "psnr_hole"})[columns]
 
 
-def quality_cost(ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]],
-                 interval: Callable[[np.ndarray], tuple[float, float]]) -> Path:
-    """``quality_cost.png``: per mask kind, mean hole PSNR against mean seconds per image (log x), one marker per
-    method with the ``interval`` of its mean (vertical bar), and for each DIP configuration its mean hole PSNR along
-    the fit against time (iteration x its mean seconds per iteration)."""
+def cost_points(ok: pd.DataFrame, interval: Callable[[np.ndarray], tuple[float, float]]) -> pd.DataFrame:
+    """Per (mask, label) of the timed ok rows with a finite hole PSNR: mean seconds per image, mean hole PSNR with
+    its ``interval``, n and mean seconds per iteration."""
     timed = ok.dropna(subset=["seconds"])
     timed = timed[np.isfinite(timed["psnr_hole"].astype(float)) & (timed["seconds"] > 0)]
-    if timed.empty:
-        raise FigureSkipped("no timed ok rows with a finite hole PSNR")
     points = []
     for (mask, label), group in timed.groupby(["mask", "label"], sort=False):
         low, high = interval(group["psnr_hole"].to_numpy(float))
         points.append({"mask": mask, "label": label, "seconds": group["seconds"].mean(),
                        "psnr_hole": group["psnr_hole"].mean(), "low": low, "high": high, "n": len(group),
                        "seconds_per_iter": group["seconds_per_iter"].mean()})
-    points = pd.DataFrame(points)
-    along = curve_hole_psnr(curves, ok) if len(curves) else pd.DataFrame(columns=["label", "mask"])
+    return pd.DataFrame(points)
+
+
+def _cost_panel(ax, mine: pd.DataFrame, along: pd.DataFrame,  # noqa: ANN001
+                colours: dict[str, tuple[float, ...]]) -> list[pd.DataFrame]:
+    """One mask kind's quality-against-cost panel: a marker with its interval per method, and each DIP fit's hole
+    PSNR along its iterations at iteration x seconds per iteration; returns the lines drawn."""
+    lines = []
+    for point in mine.itertuples():
+        colour = colours.get(point.label)
+        line = along[(along["mask"] == point.mask) & (along["label"] == point.label)]
+        if len(line) and math.isfinite(point.seconds_per_iter):
+            mean = line.groupby("iteration")["psnr_hole"].agg(["mean", "count"]).reset_index()
+            mean = mean[mean["iteration"] > 0]
+            seconds = mean["iteration"] * point.seconds_per_iter
+            ax.plot(seconds, mean["mean"], color=colour, linewidth=1.0, alpha=0.6)
+            lines.append(mean.assign(mask=point.mask, label=point.label, seconds=seconds))
+        yerr = None if not math.isfinite(point.low) else [[point.psnr_hole - point.low], [point.high - point.psnr_hole]]
+        ax.errorbar(point.seconds, point.psnr_hole, yerr=yerr, fmt="o", color=colour, capsize=3)
+    ax.set_xscale("log")
+    ax.set_title(f"mask: {mine['mask'].iloc[0]}")
+    ax.set_xlabel("seconds per image (log scale)")
+    ax.set_ylabel("hole PSNR (dB)")
+    ax.grid(alpha=0.3, which="both")
+    return lines
+
+
+def _along(ok: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    return curve_hole_psnr(curves, ok) if len(curves) else pd.DataFrame(columns=["label", "mask"])
+
+
+def quality_cost(ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path, colours: dict[str, tuple[float, ...]],
+                 interval: Callable[[np.ndarray], tuple[float, float]]) -> Path:
+    """``quality_cost.png``: per mask kind, mean hole PSNR against mean seconds per image (log x), one marker per
+    method with the ``interval`` of its mean (vertical bar), and for each DIP configuration its mean hole PSNR along
+    the fit against time (iteration x its mean seconds per iteration); one legend beside the panels."""
+    points = cost_points(ok, interval)
+    if points.empty:
+        raise FigureSkipped("no timed ok rows with a finite hole PSNR")
+    along = _along(ok, curves)
     masks = list(points["mask"].unique())
-    ncols = min(2, len(masks))
-    nrows = math.ceil(len(masks) / ncols)
-    figure = Figure(figsize=(7.2 * ncols, 4.0 * nrows), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    figure, axes = _panels(len(masks), 6.0, 3.8)
     lines = []
     for ax, mask in zip(axes, masks):
-        mine = points[points["mask"] == mask]
-        for point in mine.itertuples():
-            colour = colours.get(point.label)
-            line = along[(along["mask"] == mask) & (along["label"] == point.label)]
-            if len(line) and math.isfinite(point.seconds_per_iter):
-                mean = line.groupby("iteration")["psnr_hole"].agg(["mean", "count"]).reset_index()
-                mean = mean[mean["iteration"] > 0]
-                seconds = mean["iteration"] * point.seconds_per_iter
-                ax.plot(seconds, mean["mean"], color=colour, linewidth=1.0, alpha=0.6)
-                lines.append(mean.assign(mask=mask, label=point.label, seconds=seconds))
-            low, high = point.low, point.high
-            yerr = None if not math.isfinite(low) else [[point.psnr_hole - low], [high - point.psnr_hole]]
-            ax.errorbar(point.seconds, point.psnr_hole, yerr=yerr, fmt="o", color=colour, capsize=3,
-                        label=f"{point.label} (n={point.n})")
-        ax.set_xscale("log")
-        ax.set_title(f"mask: {mask}")
-        ax.set_xlabel("seconds per image (log scale)")
-        ax.set_ylabel("hole PSNR (dB)")
-        ax.grid(alpha=0.3, which="both")
-        _legend_beside(ax, 7)
-    for ax in axes[len(masks):]:
-        ax.set_visible(False)
+        lines += _cost_panel(ax, points[points["mask"] == mask], along, colours)
+    _legend(figure, colours, [label for label in colours if label in set(points["label"])], "o")
     figure.suptitle("Quality against cost: markers = final outputs (mean, 95 % bootstrap interval); "
                     "lines = DIP fits along their iterations", fontsize=10)
     data = pd.concat([points.assign(kind="final")]
                      + [line.rename(columns={"mean": "psnr_hole", "count": "n"}).assign(kind="along fit")
                         for line in lines], ignore_index=True)
     return _save(figure, data, out_dir, "quality_cost")
+
+
+SUMMARY_COLUMNS = ["#", "method", "hole PSNR dB [95 % CI]", "hole SSIM", "s / image", "iterations"]
+SUMMARY_WIDTHS = [0.05, 0.24, 0.27, 0.12, 0.13, 0.19]
+
+
+def _board_panel(ax, table: Any, colours: dict[str, tuple[float, ...]]) -> None:  # noqa: ANN001
+    """A mask kind's leaderboard (a ``cells.Table`` of ``SUMMARY_COLUMNS`` and more) drawn as a table: method names
+    in their figure colour, the best value of each column in bold."""
+    keep = [table.columns.index(c) for c in SUMMARY_COLUMNS]
+    text = [[row[j].text for j in keep] for row in table.rows]
+    drawn = ax.table(cellText=text, colLabels=SUMMARY_COLUMNS, colWidths=SUMMARY_WIDTHS, bbox=(0, 0, 1, 1),
+                     cellLoc="left", edges="horizontal")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(8.5)
+    for i, row in enumerate(table.rows, start=1):
+        drawn[i, 1].get_text().set_color(colours.get(row[keep[1]].text, "black"))
+        for c, j in enumerate(keep):
+            if row[j].best:
+                drawn[i, c].get_text().set_fontweight("bold")
+    for c in range(len(keep)):
+        drawn[0, c].get_text().set_fontweight("bold")
+    ax.set_title(f"mask: {table.title}", fontsize=10)
+    ax.axis("off")
+
+
+def summary(tables: list[Any], ok: pd.DataFrame, curves: pd.DataFrame, out_dir: Path,
+            colours: dict[str, tuple[float, ...]], interval: Callable[[np.ndarray], tuple[float, float]]) -> Path:
+    """``summary.png`` for a slide: per mask kind (two side by side), its leaderboard table above its
+    quality-against-cost panel; the method names in the tables are coloured as the markers (no legend needed)."""
+    points = cost_points(ok, interval)
+    if not tables or points.empty:
+        raise FigureSkipped("no timed ok rows with a finite hole PSNR")
+    along = _along(ok, curves)
+    ncols = min(2, len(tables))
+    blocks = math.ceil(len(tables) / ncols)
+    table_height = 0.22 * (1 + max(len(t.rows) for t in tables))
+    figure = Figure(figsize=(8.0 * ncols, (table_height + 3.4) * blocks), layout="constrained")
+    axes = figure.subplots(2 * blocks, ncols, squeeze=False, height_ratios=[table_height, 3.4] * blocks)
+    for k in range(blocks * ncols):
+        top, bottom = axes[2 * (k // ncols), k % ncols], axes[2 * (k // ncols) + 1, k % ncols]
+        if k >= len(tables):
+            top.set_visible(False)
+            bottom.set_visible(False)
+            continue
+        _board_panel(top, tables[k], colours)
+        mine = points[points["mask"] == tables[k].title]
+        if len(mine):
+            _cost_panel(bottom, mine, along, colours)
+            bottom.set_title("")
+        else:
+            bottom.set_visible(False)
+    figure.suptitle("Leaderboard by mean hole PSNR, and quality against cost (markers: final outputs with 95 % "
+                    "interval; lines: DIP fits along their iterations)", fontsize=11)
+    return _save(figure, points, out_dir, "summary")
