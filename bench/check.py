@@ -117,8 +117,8 @@ def compare_exact(run: pd.DataFrame, reference: Reference, mode: Mode, only_pres
     columns = [c for c in EXACT if c in reference.table.columns and c != "status"]
     for key, rows in present.groupby(CONFIG, sort=False):
         line = _config_line(rows, key)
-        changed = []
-        for _, row in rows.iterrows():
+        changed = [row for _, row in rows[rows["status"] != rows["status_ref"]].iterrows()]  # reported already
+        for _, row in rows[rows["status"] == rows["status_ref"]].iterrows():
             moved = [f"{c} {row[f'{c}_ref']!r} -> {row[c]!r}" for c in columns
                      if c in row and not _same(row[f"{c}_ref"], row[c])]
             if moved:

@@ -1,5 +1,7 @@
 """``dip-bench check DIR``: did a change move PSNR? One line per configuration, the mode and why, exit 1 naming
-what moved, exit 2 for a reference it cannot judge. ``--update`` writes the run as a reference on purpose."""
+what moved, exit 2 for a reference it cannot judge. ``--update`` writes the run as a reference on purpose: only to a
+``--reference FILE.csv`` given explicitly, never over a reference of another suite, and whatever it replaces is
+first copied to ``backups/<date-time>/`` beside it."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +12,16 @@ from typing import Any
 
 from dip_bench.bench.check import CheckResult, compare
 from dip_bench.bench.meta import portable_command
-from dip_bench.bench.reference import config_label, load_reference, make_reference, normalised, run_meta, run_table
+from dip_bench.bench.reference import (
+    back_up_reference,
+    config_label,
+    load_reference,
+    make_reference,
+    normalised,
+    run_meta,
+    run_table,
+    updatable_reference,
+)
 from dip_bench.contract import UserError
 
 DEFAULT_REFERENCE = Path("reports/reference/quick-cpu.csv")
@@ -19,12 +30,14 @@ DEFAULT_REFERENCE = Path("reports/reference/quick-cpu.csv")
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("check", help="compare a run with a stored reference (exact or statistical mode)")
     parser.add_argument("dir", type=Path, help="run folder")
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
-                        help=f"reference CSV with its .meta.json, or a run folder (default {DEFAULT_REFERENCE})")
+    parser.add_argument("--reference", type=Path,
+                        help=f"reference CSV with its .meta.json, or a run folder (default {DEFAULT_REFERENCE}); "
+                             "with --update the file to write, required")
     parser.add_argument("--only-present", action="store_true",
                         help="compare only the rows the run has (for a slice of a suite)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON (for scripts)")
-    parser.add_argument("--update", action="store_true", help="write the run as the new reference (on purpose)")
+    parser.add_argument("--update", action="store_true",
+                        help="write the run as the reference --reference FILE.csv (backs up what it replaces)")
     parser.add_argument("--spread", type=Path, nargs="+", default=[], metavar="RUN",
                         help="with --update: runs of the same suite in other environments (or repeats on a GPU) to "
                              "measure the tolerances from")
@@ -56,11 +69,16 @@ def run(args: argparse.Namespace) -> int:
     if args.spread and not args.update:
         raise UserError("--spread: only with --update (it measures the tolerances of a new reference)")
     if args.update:
-        make_reference(args.dir, args.spread, args.reference, portable_command(sys.argv[1:]))
-        print(f"wrote reference {args.reference} and its .meta.json"
+        target = updatable_reference(args.reference, args.dir)
+        backup = back_up_reference(target)
+        if backup is not None:
+            print(f"backed up the reference {target} (and its .meta.json) to {backup}")
+        make_reference(args.dir, args.spread, target, portable_command(sys.argv[1:]))
+        print(f"wrote reference {target} and its .meta.json"
               + (f" (tolerances from {len(args.spread)} spread runs)" if args.spread else
                  " (no spread runs: it can be checked in the exact mode only, on this environment)"))
         return 0
+    args.reference = args.reference or DEFAULT_REFERENCE
     reference = load_reference(args.reference)
     meta = run_meta(args.dir)
     if reference.meta.get("suite") and meta.get("suite") and reference.meta["suite"] != meta["suite"]:

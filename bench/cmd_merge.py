@@ -1,8 +1,16 @@
 """``dip-bench merge DIR... --out OUT``: join run folders (``--shard`` slices, tasks of one run) into one.
 
-Merging is a copy of row files (see ``bench.results``). Everything is checked before anything is written: every
-input must be a run folder of this format; the same row (same id) found twice must hold the same result (timing
-fields aside), else merge refuses and names both files; saved masks of the same name must be the same bytes.
+Merging is a copy of row files and of exactly the files they seal (see ``bench.results`` and ``bench.seal``).
+Everything is checked before anything is written, and merge never mixes:
+
+- every input must be a run folder of this format whose rows are intact (a row whose seal is broken is named);
+- the same row (same id) found twice must hold the same result (timing fields aside) and the same output bytes,
+  else merge refuses and names both folders;
+- an input file of the same name (clean image, mask, masked input, generated mask) must be the same bytes;
+- runs of different suites or environment fingerprints are refused unless ``--allow-mixed`` says so on purpose.
+
+The merged ``meta.json`` is the first source's with ``sources``: per folder merged (the output folder's earlier rows
+included) its path, suite, fingerprint and git commit, and ``shards``, each source's whole ``meta.json``.
 """
 from __future__ import annotations
 
@@ -10,8 +18,10 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from dip_bench.bench.atomic import check_writable_dir, write_text
+from dip_bench.bench.meta import fingerprint_differences
 from dip_bench.bench.results import (
     COLUMNS,
     META,
@@ -25,13 +35,16 @@ from dip_bench.bench.results import (
 )
 from dip_bench.contract import UserError
 
-COPIED = ("outputs", "inputs", "masks", "logs")
+#: folders whose files are shared by rows (same name: same bytes)
+SHARED = ("inputs", "masks")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("merge", help="join run folders (e.g. --shard slices) into one")
     parser.add_argument("dirs", nargs="+", type=Path, help="run folders written by `dip-bench run`")
     parser.add_argument("--out", required=True, type=Path, help="merged run folder (new, or a run folder to add to)")
+    parser.add_argument("--allow-mixed", action="store_true",
+                        help="merge runs of different suites or environment fingerprints (recorded in meta.json)")
     parser.add_argument("--no-report", action="store_true")
     parser.set_defaults(func=run)
 
@@ -46,17 +59,71 @@ def _check_folder(folder: Path) -> None:
         raise UserError(f"{folder}: not a dip-bench run folder (no {ROWS}/ or {META})")
 
 
+def _meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise UserError(f"{folder / META}: not readable JSON ({str(error).splitlines()[0][:80]}); the run's "
+                        "metadata is damaged") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{folder / META}: not a JSON object; the run's metadata is damaged")
+    return meta
+
+
+def _output(stored: StoredRow) -> Path | None:
+    """The output file of a stored row (its sealed one, else its ``output`` column), None without one."""
+    name = stored.seals["output"]["file"] if stored.seals else stored.table.get("output")
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        return None
+    return stored.path.parent.parent / name
+
+
+def _output_bytes(stored: StoredRow) -> bytes | None:
+    path = _output(stored)
+    return path.read_bytes() if path is not None and path.is_file() else None
+
+
 def same_result(a: StoredRow, b: StoredRow) -> bool:
     """Whether two stored copies of one row computed the same thing (timing and device fields aside)."""
-    left = {k: v for k, v in a.table.items() if k not in TIMING}
-    right = {k: v for k, v in b.table.items() if k not in TIMING}
-    return all(left[k] == right[k] or (left[k] != left[k] and right[k] != right[k]) for k in COLUMNS if k in left)
+    return not _differs(a, b)
 
 
 def _differs(a: StoredRow, b: StoredRow) -> str:
+    """What differs between two copies of one row (result fields, then output bytes); "" when nothing does."""
     keys = [k for k in COLUMNS if k not in TIMING and a.table[k] != b.table[k]
             and not (a.table[k] != a.table[k] and b.table[k] != b.table[k])]
-    return ", ".join(f"{k} {a.table[k]!r} vs {b.table[k]!r}" for k in keys[:3])
+    if keys:
+        return ", ".join(f"{k} {a.table[k]!r} vs {b.table[k]!r}" for k in keys[:3])
+    if a.status == "ok" and _output_bytes(a) != _output_bytes(b):
+        return f"output {a.table['output']} has other bytes"
+    return ""
+
+
+def _mixed(sources: list[tuple[Path, dict[str, Any]]]) -> str:
+    """How the sources differ in suite or fingerprint ("" when they do not)."""
+    (first, meta), problems = sources[0], []
+    for folder, other in sources[1:]:
+        if other.get("suite") != meta.get("suite"):
+            problems.append(f"{first} ran suite {meta.get('suite')!r} but {folder} suite {other.get('suite')!r}")
+        elif (meta.get("fingerprint") or {}) != (other.get("fingerprint") or {}):
+            differences = fingerprint_differences(meta.get("fingerprint") or {}, other.get("fingerprint") or {})
+            shown = "; ".join(differences[:3]) or "one has no fingerprint"
+            problems.append(f"{first} and {folder} ran in different environments ({shown})")
+    return "; ".join(problems[:2])
+
+
+def _shared_files(folders: list[Path]) -> dict[str, Path]:
+    """Each shared input file by relative path, checked to be the same bytes in every folder that has it."""
+    files: dict[str, Path] = {}
+    for folder in folders:
+        for sub in SHARED:
+            for path in sorted((folder / sub).glob("*")) if (folder / sub).is_dir() else []:
+                name = path.relative_to(folder).as_posix()
+                if name in files and files[name].read_bytes() != path.read_bytes():
+                    raise UserError(f"{files[name]} and {path}: an input differs between the runs, so their rows were "
+                                    "not measured on the same input (and are sealed to other bytes); merge refuses")
+                files.setdefault(name, path)
+    return files
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +140,14 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--out {out}: is a file; give a folder")
         if any(out.iterdir()):
             _check_folder(out)
-    chosen: dict[str, StoredRow] = dict(scan_rows(out)[0]) if (out / ROWS).is_dir() else {}
-    for folder in args.dirs:
+    folders = ([out] if (out / META).is_file() else []) + list(args.dirs)
+    sources = [(folder, _meta(folder)) for folder in folders]
+    mixed = _mixed(sources)
+    if mixed and not args.allow_mixed:
+        raise UserError(f"merge: {mixed}; merge refuses to mix them (add --allow-mixed to merge them on purpose; "
+                        "meta.json then records every source)")
+    chosen: dict[str, StoredRow] = {}
+    for folder in folders:
         valid, damaged = scan_rows(folder)
         if damaged:
             path, reason = damaged[0]
@@ -82,29 +155,37 @@ def run(args: argparse.Namespace) -> int:
                             f"{folder}` to recompute it, then merge")
         for rid, stored in valid.items():
             earlier = chosen.get(rid)
-            if earlier is not None and not same_result(earlier, stored):
-                raise UserError(f"{earlier.path} and {stored.path}: the same row with different results "
-                                f"({_differs(earlier, stored)}); merge will not pick one, remove the wrong folder")
+            if earlier is not None:
+                differs = _differs(earlier, stored)
+                if differs:
+                    raise UserError(f"{earlier.path.parent.parent} and {folder}: row {rid} has different results "
+                                    f"({differs}); merge will not pick one, remove the wrong folder")
             chosen.setdefault(rid, stored)
-    masks: dict[str, Path] = {path.name: path for path in (out / "masks").glob("*.png")}
-    for folder in args.dirs:
-        for path in sorted((folder / "masks").glob("*.png")):
-            if path.name in masks and masks[path.name].read_bytes() != path.read_bytes():
-                raise UserError(f"{masks[path.name]} and {path}: a generated mask differs between the runs, so their "
-                                "rows were not measured on the same input; merge refuses")
-            masks.setdefault(path.name, path)
+    broken = next((stored for stored in chosen.values() if stored.broken), None)
+    if broken is not None:
+        folder = broken.path.parent.parent
+        raise UserError(f"{broken.path}: row {broken.row_id}: seal broken ({broken.broken}); run `dip-bench run "
+                        f"--resume --out {folder}` to recompute it, then merge")
+    shared = _shared_files(folders)
     check_writable_dir(out / ROWS, "--out")
+    for name, path in shared.items():
+        if not (out / name).exists():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out / name)
     for stored in chosen.values():
-        target = out / ROWS / stored.path.name
-        if stored.path.parent != out / ROWS and not target.exists():
-            shutil.copyfile(stored.path, target)
-    metas = []
-    for folder in args.dirs:
-        for sub in COPIED:
-            if (folder / sub).is_dir():
-                shutil.copytree(folder / sub, out / sub, dirs_exist_ok=True)
-        metas.append(json.loads((folder / META).read_text()))
-    merged = {**metas[0], "merged_from": [folder.name for folder in args.dirs], "shards": metas}
+        source = stored.path.parent.parent
+        if source == out:
+            continue
+        output, log = _output(stored), source / "logs" / f"{stored.row_id}.txt"
+        for path in [p for p in (output, log) if p is not None and p.is_file()] + [stored.path]:
+            target = out / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    merged = {**sources[0][1],
+              "sources": [{"folder": str(folder), "suite": meta.get("suite"), "fingerprint": meta.get("fingerprint"),
+                           "git_commit": meta.get("git_commit")} for folder, meta in sources],
+              "mixed": mixed or None, "shards": [meta for _, meta in sources]}
+    merged.pop("merged_from", None)
     write_text(out / META, json.dumps(merged, indent=2) + "\n")
     table = rebuild_tables(out)
     print(f"{out / RESULTS}: {len(table)} rows from {len(args.dirs)} folders")

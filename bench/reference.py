@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dip_bench.bench.atomic import write_text
+from dip_bench.bench.atomic import write_bytes, write_text
 from dip_bench.bench.meta import git_state
-from dip_bench.bench.results import META, read_results, row_id
+from dip_bench.bench.results import BROKEN, META, read_results, row_id
 from dip_bench.contract import UserError
 
 FORMAT = "dip-bench-reference/1"
@@ -326,12 +326,67 @@ def _check_tolerances(meta: dict[str, Any], where: Path) -> None:
                                 "is a finite number >= 0 (remake the reference with `dip-bench reference`)")
 
 
+def updatable_reference(path: Path | None, run_dir: Path) -> Path:
+    """The reference file ``check --update`` may write for ``run_dir``: given explicitly, a ``.csv`` file (not a
+    folder), and not a reference of another suite; else a ``UserError`` naming the fix."""
+    if path is None:
+        raise UserError("--update: give the reference to write with --reference FILE.csv; the shipped reference is "
+                        "replaced only when named on purpose (`dip-bench reference` remakes it with measured "
+                        "tolerances)")
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--reference {path}: is a folder; --update writes a reference file such as "
+                        f"{path / 'NAME.csv'} (with NAME.meta.json beside it)")
+    if path.suffix != ".csv":
+        raise UserError(f"--reference {path}: --update writes a CSV reference; give a name ending in .csv")
+    require_run(run_dir)
+    suite = run_meta(run_dir).get("suite")
+    meta_file = meta_path(path)
+    if meta_file.is_file():
+        try:
+            old = json.loads(meta_file.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        if not isinstance(old, dict):
+            raise UserError(f"{meta_file}: not a readable reference's metadata; move it away or give another "
+                            "--reference to write")
+        if old.get("suite") != suite:
+            raise UserError(f"--reference {path}: a reference of suite {old.get('suite')!r}, but {run_dir} ran suite "
+                            f"{suite!r}; give another --reference file for that suite")
+    elif path.exists():
+        raise UserError(f"--reference {path}: exists but has no {meta_file.name}, so it is not a reference this "
+                        "command wrote; give another --reference file")
+    return path
+
+
+def back_up_reference(path: Path) -> Path | None:
+    """Copy the reference ``path`` and its ``.meta.json`` (those that exist) to ``backups/<date-time>/`` beside them;
+    the backup folder, or None when there is nothing to back up."""
+    files = [file for file in (Path(path), meta_path(Path(path))) if file.is_file()]
+    if not files:
+        return None
+    backup = Path(path).parent / "backups" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    for file in files:
+        write_bytes(backup / file.name, file.read_bytes())
+    return backup
+
+
 def write_reference(path: Path, table: pd.DataFrame, meta: dict[str, Any]) -> None:
     """Write ``NAME.csv`` (floats at full precision, so the exact mode sees every bit) and ``NAME.meta.json``."""
     columns = ROW + [c for c in EXACT + CENTER if c in table.columns]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, table[columns].to_csv(index=False))
     write_text(meta_path(path), json.dumps({"format": FORMAT, **meta}, indent=1, sort_keys=False) + "\n")
+
+
+def _intact(table: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """``table``, refused (``UserError`` naming the row) when a row's seal is broken: no reference from such a run."""
+    broken = table[table["status"].str.startswith(f"failed: {BROKEN}")]
+    if len(broken):
+        row = broken.iloc[0]
+        raise UserError(f"{run_dir}: row {row_label(row)}: {row['status'].removeprefix('failed: ')}; rerun it with "
+                        f"`dip-bench run --resume --out {run_dir}` before making a reference of this run")
+    return table
 
 
 def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
@@ -342,13 +397,13 @@ def make_reference(run_dir: Path, spread: list[Path], out: Path, command: str,
     none: a reference for the exact mode only). ``git`` = (commit, dirty) of the code the runs used, taken before
     they started (default: the tree now). Returns the metadata written."""
     meta = run_meta(run_dir)
-    table = normalised(run_table(run_dir), str(run_dir))
+    table = _intact(normalised(run_table(run_dir), str(run_dir)), run_dir)
     variants: dict[str, pd.DataFrame] = {}
     for other in spread:
         if run_meta(other).get("suite") != meta.get("suite"):
             raise UserError(f"--spread {other}: a run of suite {run_meta(other).get('suite')!r}, not "
                             f"{meta.get('suite')!r}")
-        variants[Path(other).name] = normalised(run_table(other), str(other))
+        variants[Path(other).name] = _intact(normalised(run_table(other), str(other)), other)
     seeds = reference_seeds if reference_seeds is not None else sorted(set(table["seed"]))
     commit, dirty = git if git is not None else git_state()
     written = {

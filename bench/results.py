@@ -73,6 +73,8 @@ TIMING = ("seconds", "seconds_per_iter", "peak_memory_mb", "device", "record")
 CURVE_COLUMNS = ["row_id"] + KEY + ["iteration", "loss", "psnr", "psnr_hole"]
 RESULTS, CURVES, META, ROWS = "results.csv", "curves.csv", "meta.json", "rows"
 STATUSES = ("ok", "skipped", "failed")
+#: the reason of a row whose seal does not hold starts with this
+BROKEN = "seal broken: "
 _STATUS = re.compile(r"^(ok|(skipped|failed): .+)$", re.DOTALL)
 
 
@@ -305,7 +307,7 @@ def unsealed_warning(run_dir: Path, count: int, total: int) -> str:
 
 def broken_row(stored: StoredRow, problem: str) -> StoredRow:
     """``stored`` as a failed row whose reason is ``seal broken: <problem>``, its result numbers blanked."""
-    reason = f"seal broken: {problem}"
+    reason = f"{BROKEN}{problem}"
     table = {**stored.table, "status": status_text("failed", reason),
              **{column: math.nan for column in FLOAT_COLUMNS if column not in TIMING and column != "hole_ratio"},
              **{column: None for column in INT_COLUMNS if column not in ("seed", "pad")}}
