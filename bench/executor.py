@@ -36,6 +36,7 @@ import difflib
 import json
 import math
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +59,9 @@ OWN_PARAMS = {"partition": "--slurm-partition", "gpus_per_node": "--slurm-gpus-p
 STATE_DIR = "executor"
 RECORD = "submission.json"
 POLL_S = {"local": 0.5, "slurm": 15.0}
+#: Slurm states of a task that has not ended yet (PREEMPTED: submitit requeues it)
+ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "RESIZING", "SIGNALING",
+          "STAGE_OUT", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT", "PREEMPTED"}
 #: default time limit of a task: this factor times its longest estimate plus a margin, never under the floor
 TIME_FACTOR, TIME_MARGIN_MIN, TIME_FLOOR_MIN = 1.5, 10, 30
 
@@ -336,8 +340,21 @@ def make_executor(config: Config, folder: Path, gpus: int, time_min: int, tasks:
     return executor
 
 
+def partitions() -> list[str]:
+    """The partitions of this Slurm cluster (``sinfo``); ``UserError`` when the controller does not answer."""
+    try:
+        answer = subprocess.run(["sinfo", "--noheader", "--format=%R"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise UserError(f"--executor slurm: sinfo failed ({error}); is the Slurm controller up?") from None
+    if answer.returncode != 0:
+        why = (answer.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"--executor slurm: sinfo failed ({why}); is the Slurm controller up?")
+    return sorted(set(answer.stdout.split()))
+
+
 def check_backend(config: Config) -> None:
-    """Before any work: submitit is installed, Slurm is there (``srun``) and knows every ``--slurm-param``."""
+    """Before any work: submitit is installed, Slurm is there (``srun``), has the partition and submitit knows every
+    ``--slurm-param``."""
     submitit = import_submitit(config.backend)
     if config.backend != "slurm":
         return
@@ -350,6 +367,11 @@ def check_backend(config: Config) -> None:
     if shutil.which("srun") is None:
         raise UserError("--executor slurm: no Slurm here (srun not found); run on the cluster's login node, or use "
                         "--executor local to run the same tasks on this machine")
+    if config.partition is not None:
+        known = partitions()
+        if config.partition not in known:
+            raise UserError(f"--slurm-partition {config.partition}: this cluster has no such partition (it has: "
+                            f"{', '.join(known) or 'none'})")
 
 
 def submit(executor: Any, config: Config, specs: list[TaskSpec], out: Path, baseline: dict[str, str | None]
@@ -378,44 +400,88 @@ def load_submission(out: Path) -> Submission:
     return Submission("slurm", Path(record["folder"]), jobs, record["tasks"], record["baseline"])
 
 
+def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
+    """The Slurm state of each task of these job arrays that the controller still holds (queued, running, or ended
+    less than ``MinJobAge``, 300 s by default, ago), from ``squeue``, keyed by submitit's job id (``12_3``); a task
+    it has forgotten is absent. ``None`` when squeue does not answer."""
+    arrays = sorted({str(job_id).split("_")[0] for job_id in job_ids})
+    try:
+        answer = subprocess.run(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T",
+                                 f"--jobs={','.join(arrays)}"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if answer.returncode != 0:  # "Invalid job id specified": the controller has forgotten every one of them
+        return {} if "Invalid job id" in answer.stderr else None
+    return dict(line.split("|", 1) for line in answer.stdout.split() if "|" in line)
+
+
+def task_states(submission: Submission) -> list[tuple[bool, str]]:
+    """Whether each task has ended, and its state.
+
+    submitit reads Slurm states from ``sacct``, which a cluster without an accounting database disables: there
+    submitit reports every task UNKNOWN and never sees one end that wrote no result (cancelled, killed, out of
+    memory, timed out). So a Slurm task has ended when submitit holds its outcome (result file: state FINISHED);
+    else the controller's state (``squeue``) says whether it is still active; a task the controller has forgotten
+    has ended, with sacct's state through submitit (UNKNOWN without accounting). Only where squeue does not answer
+    does submitit's own view decide. Local tasks: submitit's view."""
+    jobs = submission.jobs
+    if submission.backend != "slurm":
+        return [(job.done(), str(job.state)) for job in jobs]
+    queue = queue_states([job.job_id for job in jobs])
+    states = []
+    for job in jobs:
+        if job.paths.result_pickle.exists():
+            states.append((True, "FINISHED"))
+        elif queue is None:
+            states.append((job.done(), str(job.state)))
+        elif str(job.job_id) in queue:
+            states.append((queue[str(job.job_id)] not in ACTIVE, queue[str(job.job_id)]))
+        else:
+            states.append((True, f"{job.state}, no longer in the queue"))
+    return states
+
+
 def watch(submission: Submission, out: Path, poll_s: float) -> None:
     """A bar of rows written since the submission, until every task has ended."""
     ids = [rid for task in submission.tasks for rid in task]
     with tqdm(total=len(ids), desc=f"rows ({len(submission.jobs)} tasks)", unit="row", dynamic_ncols=True) as bar:
         while True:
-            finished = all(job.done() for job in submission.jobs)
+            finished = all(ended for ended, _ in task_states(submission))
             bar.update(sum(written(out, rid, submission.baseline) for rid in ids) - bar.n)
             if finished:
                 return
             time.sleep(poll_s)
 
 
-def task_failure(job: Any) -> str:
-    """Why a task ended without writing all its rows, in one line, from submitit's state and exception."""
-    state = str(job.state)
-    try:
-        error = job.exception()
-    except Exception as problem:  # noqa: BLE001 - submitit cannot read the outcome: say so
-        error = problem
-    if error is None:
-        return f"ended ({state}) without writing this row"
-    text = str(error)
-    if "failed during processing with trace" in text:
-        lines = [line for line in text.split("----------------------")[1].splitlines() if line.strip()]
-        return f"raised {lines[-1].strip()[:200]}" if lines else f"failed ({state})"
-    return f"stopped before writing this row (submitit state {state}, no result: killed, out of memory, timed out " \
-           f"or preempted; log {job.paths.stderr})"
+def task_failure(job: Any, state: str) -> str:
+    """Why an ended task did not write all its rows, in one line: the exception it raised (submitit's outcome),
+    else its Slurm ``state`` (from ``task_states``)."""
+    if job.paths.result_pickle.exists():  # submitit has its outcome: exception() does not wait
+        try:
+            error = job.exception()
+        except Exception as problem:  # noqa: BLE001 - submitit cannot read the outcome: say so
+            error = problem
+        if error is None:
+            return f"ended ({state}) without writing this row"
+        text = str(error)
+        if "failed during processing with trace" in text:
+            lines = [line for line in text.split("----------------------")[1].splitlines() if line.strip()]
+            return f"raised {lines[-1].strip()[:200]}" if lines else f"failed ({state})"
+    return f"stopped before writing this row (state {state}, no result: cancelled, killed, out of memory, timed " \
+           f"out or preempted; log {job.paths.stderr})"
 
 
 def settle(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> int:
     """Write a ``failed: task K (job ID) <reason>`` row for every row of an ended task that has no new row file;
     returns how many."""
     lost = 0
+    states = None
     for k, (job, task) in enumerate(zip(submission.jobs, submission.tasks)):
         missing = [rid for rid in task if not written(out, rid, submission.baseline)]
         if not missing:
             continue
-        reason = f"task {k} (job {job.job_id}) {task_failure(job)}"
+        states = states or task_states(submission)
+        reason = f"task {k} (job {job.job_id}) {task_failure(job, states[k][1])}"
         for rid in missing:
             write_failed(out, rows_by_id[rid], reason)
         lost += len(missing)
@@ -435,7 +501,7 @@ def still_running(out: Path) -> Submission | None:
     if not path.is_file() or json.loads(path.read_text()).get("backend") != "slurm":
         return None
     submission = load_submission(out)
-    return submission if not all(job.done() for job in submission.jobs) else None
+    return submission if not all(ended for ended, _ in task_states(submission)) else None
 
 
 # --- the command ---------------------------------------------------------------------------------------------------

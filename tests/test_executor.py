@@ -174,6 +174,9 @@ def test_slurm_submission_detach_attach_and_resume_mocked(tmp_path: Path, monkey
 
     # the mock answers only sbatch/sacct/scancel: meta.json's machine facts (uname, git) are left out here
     monkeypatch.setattr("dip_bench.bench.meta.environment", lambda device: {"device": str(device)})
+    # no controller to ask (squeue, sinfo): the states come from the mocked sacct through submitit
+    monkeypatch.setattr(executor, "queue_states", lambda job_ids: None)
+    monkeypatch.setattr(executor, "partitions", lambda: ["debug", "gpu-long"])
     with mocked_slurm() as mock:
         monkeypatch.setattr(executor, "watch", interrupt)
         assert main(args) == 130
@@ -201,7 +204,7 @@ def test_slurm_submission_detach_attach_and_resume_mocked(tmp_path: Path, monkey
         lost = table[table["row_id"].isin(record["tasks"][2])]
         assert len(table) == 12 and len(lost) == len(record["tasks"][2])
         assert lost["status"].str.startswith("failed: task 2 (job 12_2) stopped before writing this row "
-                                             "(submitit state TIMEOUT").all()
+                                             "(state TIMEOUT").all()
         assert (table[~table["row_id"].isin(record["tasks"][2])]["status"] == "ok").all()
         monkeypatch.setattr(executor, "watch", interrupt)
         assert main(args + ["--resume"]) == 130
@@ -216,12 +219,29 @@ def test_a_task_that_raises_gives_its_exception_as_the_reason(tmp_path: Path):
         job = slurm.submit(executor.Task(), spec)
         with mock.job_context(job.job_id), pytest.raises(Exception, match="suite file not found"):
             submission.process_job(job.paths.folder)
-        assert executor.task_failure(job) == f"raised dip_bench.contract.UserError: {tmp_path / 'gone.toml'}: " \
-                                             "suite file not found"
+        assert executor.task_failure(job, "FAILED") == \
+            f"raised dip_bench.contract.UserError: {tmp_path / 'gone.toml'}: suite file not found"
 
 
-def test_bad_executor_options_are_one_line_errors(tmp_path: Path, capsys):
+def test_without_accounting_the_controller_says_when_a_task_ended(tmp_path: Path, monkeypatch):
+    # submitit reads UNKNOWN from a disabled sacct for every task; squeue's state decides, a forgotten task has ended
+    with mocked_slurm() as mock:
+        slurm = submitit.SlurmExecutor(folder=tmp_path / "logs")
+        jobs = slurm.map_array(executor.Task(), [None] * 3)
+        mock.job_sacct.clear()
+        state = executor.Submission("slurm", tmp_path / "logs", jobs, [["a"], ["b"], ["c"]], {})
+        monkeypatch.setattr(executor, "queue_states", lambda job_ids: {"12_0": "RUNNING", "12_1": "CANCELLED"})
+        assert executor.task_states(state) == [(False, "RUNNING"), (True, "CANCELLED"),
+                                               (True, "UNKNOWN, no longer in the queue")]
+        assert executor.task_failure(jobs[1], "CANCELLED").startswith("stopped before writing this row (state "
+                                                                      "CANCELLED, no result: cancelled")
+        monkeypatch.setattr(executor, "queue_states", lambda job_ids: None)  # squeue does not answer: submitit's
+        assert executor.task_states(state) == [(False, "UNKNOWN")] * 3
+
+
+def test_bad_executor_options_are_one_line_errors(tmp_path: Path, monkeypatch, capsys):
     suite = str(write_suite(tmp_path))
+    monkeypatch.setattr(executor.shutil, "which", lambda name: None)  # as on a machine without Slurm
     for extra, message in (
             (["--jobs", "2"], "--jobs needs --executor slurm or local"),
             (["--executor", "slurm", "--jobs", "0"], "--jobs = 0: give an integer >= 1"),
