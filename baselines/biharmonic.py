@@ -24,8 +24,7 @@ from dip_bench.contract import check_image_mask, composite
 class BiharmonicInpainter:
     """``inpaint_biharmonic`` behind the common call shape. Deterministic, CPU only."""
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
-                 callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
         check_image_mask(image, mask)
         start = time.perf_counter()

@@ -31,8 +31,7 @@ class OpenCVInpainter:
     algorithm: str
     radius: int
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
-                 callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
         check_image_mask(image, mask)
         start = time.perf_counter()

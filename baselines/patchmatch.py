@@ -39,8 +39,7 @@ class PatchMatchInpainter:
     seed: int
     patch_size: int
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, *, reference: np.ndarray | None = None,
-                 callback: Any = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
         import patchmatch
 

@@ -1,16 +1,20 @@
 """``dip-bench inpaint IMAGE MASK --method NAME --out OUT.png``: one image, any method.
 
-Mask file convention as in the official DIP repository: white (255) = known, black (0) = hole.
+Mask file convention as in the official DIP repository: white (255) = known, black (0) = hole. The method sees the
+image with its holes blanked and the mask (``contract.call_method``); with ``--reference`` the clean image stays here,
+and the outputs the method shows along a fit are scored by a ``metrics.Monitor``.
 """
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from dip_bench.contract import UserError, composite, resolve_device
+from dip_bench.contract import UserError, call_method, composite, resolve_device, to_uint8
 from dip_bench.bench import metrics
 from dip_bench.bench.atomic import check_output_file, write_png
 from dip_bench.bench.params import parse_params
@@ -53,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     for option, key, value in (("--preset", "preset", args.preset), ("--iters", "iterations", args.iters),
                                ("--weights", "weights", args.weights)):
         if value is not None:
+            if key not in spec.signature():
+                raise UserError(f"{option}: method {args.method!r} has no {key} parameter (it takes: "
+                                f"{', '.join(spec.signature()) or 'none'}); drop {option}")
             if key in params:
                 raise UserError(f"{option} and --param {key}= both given; give it once")
             params[key] = value
@@ -68,27 +75,44 @@ def run(args: argparse.Namespace) -> int:
     if reason is not None:
         raise UserError(f"{args.method}: cannot run here: {reason}")
     method = create(args.method, seed=args.seed, device=args.device, **params)
+    check_size = getattr(method, "check_size", None)
+    if callable(check_size):
+        try:
+            check_size(*image.shape[:2])
+        except UserError as error:
+            raise UserError(f"{args.image}: {error}") from None
     bars: list[tqdm] = []
 
-    def callback(iteration: int, stats: dict) -> None:
+    def progress(iteration: int, stats: Mapping[str, float]) -> None:
         if not bars:
             bars.append(tqdm(desc=args.method, total=args.iters, unit="it", leave=False, dynamic_ncols=True))
         bars[0].update(iteration + 1 - bars[0].n)
-        bars[0].set_postfix({k: f"{v:.4g}" for k, v in stats.items() if k != "iteration"})
+        bars[0].set_postfix({k: f"{v:.4g}" for k, v in stats.items()})
 
+    def progress_only(iteration: int, output: np.ndarray, stats: Mapping[str, float], label: str | None = None) -> None:
+        if label is None:
+            progress(iteration, stats)
+
+    monitor = metrics.Monitor(reference, mask, progress) if reference is not None else None
+    observe = monitor if monitor is not None else progress_only
     try:
-        output, record = method(image, mask, reference=reference, callback=callback)
+        output, record = call_method(method, np.where(mask[..., None], image, 0.0).astype(np.float32), mask,
+                                     observe)
     finally:
         for bar in bars:
             bar.close()
     result = output if args.raw else composite(output, image, mask)
     write_png(args.out, result)
-    line = f"wrote {args.out} ({args.method}, {record['iterations']} it, {record['seconds']:.1f} s, {record['device']})"
+    line = (f"wrote {args.out} ({args.method}, {record.get('iterations', 0)} it, {record.get('seconds', math.nan):.1f} "
+            f"s, {record.get('device', args.device)})")
     if reference is not None:
-        scores = metrics.score(reference, result, mask)
+        stored = to_uint8(result).reshape(result.shape).astype(np.float32) / np.float32(255.0)
+        scores = metrics.score(reference, stored, mask)
         line += f"; PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, hole PSNR {scores['psnr_hole']:.2f} dB"
         raw_psnr = metrics.psnr(reference, output)
-        if not args.raw and math.isfinite(raw_psnr) and record["iterations"]:
+        if not args.raw and math.isfinite(raw_psnr) and record.get("iterations"):
             line += f", raw output PSNR {raw_psnr:.2f} dB"
+        if "es_psnr" in monitor.labelled:
+            line += f", ES-WMV iterate PSNR {monitor.labelled['es_psnr']:.2f} dB"
     print(line)
     return 0

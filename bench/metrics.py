@@ -2,13 +2,17 @@
 
 SSIM uses the Wang et al. 2004 settings (Gaussian window σ = 1.5, population covariance), which skimage's defaults
 do not. Hole-only metrics: PSNR over the hole pixels; SSIM as the mean of the SSIM map over the hole pixels.
+``Monitor`` is the harness's observer of a fit: it alone holds the clean image and scores what a method shows it.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from dip_bench.contract import LABELS, ContractError, check_array
 
 SSIM_ARGS = {"data_range": 1.0, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
@@ -26,16 +30,71 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> tuple[float, np.ndarray]:
     return float(mean), full.mean(axis=-1)
 
 
+def psnr_hole(reference: np.ndarray, test: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR in dB over the hole pixels (``mask`` False) only; inf when they match, nan without a hole."""
+    hole = ~mask
+    if not hole.any():
+        return math.nan
+    mse = float(np.mean((reference[hole].astype(np.float64) - test[hole].astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+
 
 def score(reference: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Whole-image and hole-only PSNR/SSIM of ``output`` (H x W x C in [0, 1]) against ``reference``."""
     ref, out = reference.astype(np.float64), output.astype(np.float64)
     hole = ~mask
     mean_ssim, ssim_map = ssim(ref, out)
-    hole_mse = float(np.mean((ref[hole] - out[hole]) ** 2)) if hole.any() else math.nan
     return {
         "psnr": psnr(ref, out),
         "ssim": mean_ssim,
-        "psnr_hole": math.inf if hole_mse == 0 else -10.0 * math.log10(hole_mse) if hole.any() else math.nan,
+        "psnr_hole": psnr_hole(ref, out, mask),
         "ssim_hole": float(ssim_map[hole].mean()) if hole.any() else math.nan,
     }
+
+
+class Monitor:
+    """The harness's ``dip_bench.contract.Observer``: holds the clean ``reference`` (H x W x C in [0, 1]) and the
+    ``mask`` (H x W, True = known) and scores every output a method shows it.
+
+    A curve point (label None) becomes ``{"iteration", "loss", "psnr", "psnr_hole"}`` in ``curve`` (PSNRs of the raw
+    output, whole image and holes only) and is passed on to ``on_point(iteration, stats)`` (a progress bar); a
+    labelled iterate is scored into ``labelled`` under its column (``contract.LABELS``: ``es-wmv`` → ``es_psnr``).
+    A wrong shown output, iteration, stats or label is a ``ContractError``.
+    """
+
+    def __init__(self, reference: np.ndarray, mask: np.ndarray,
+                 on_point: Callable[[int, Mapping[str, float]], None] | None = None) -> None:
+        self.reference, self.mask, self.on_point = reference, mask, on_point
+        self.curve: list[dict[str, float]] = []
+        self.labelled: dict[str, float] = {}
+
+    def __call__(self, iteration: int, output: np.ndarray, stats: Mapping[str, float],
+                 label: str | None = None) -> None:
+        if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
+            raise ContractError(f"observed iteration {iteration!r} is not an integer >= 0")
+        if not isinstance(stats, Mapping):
+            raise ContractError(f"observed stats at iteration {iteration} are {type(stats).__name__}, not a mapping")
+        shown = check_array(output, self.reference.shape, f"observed output at iteration {iteration}")
+        if label is None:
+            loss = stats.get("loss", math.nan)
+            if isinstance(loss, bool) or not isinstance(loss, (int, float, np.floating)):
+                raise ContractError(f"observed loss at iteration {iteration} is {loss!r}, not a number")
+            self.curve.append({"iteration": int(iteration), "loss": float(loss), "psnr": psnr(self.reference, shown),
+                               "psnr_hole": psnr_hole(self.reference, shown, self.mask)})
+            if self.on_point is not None:
+                self.on_point(int(iteration), stats)
+        elif label in LABELS:
+            self.labelled[LABELS[label]] = psnr(self.reference, shown)
+        else:
+            raise ContractError(f"observed label {label!r} is unknown; use None for a curve point or one of "
+                                f"{', '.join(LABELS)}")
+
+    def best(self, final_psnr: float, final_iteration: int) -> tuple[float, int | None]:
+        """(best whole-image PSNR of the raw output over the curve and the final output, its iteration); the final
+        output wins a tie; (nan, None) without a curve."""
+        if not self.curve:
+            return math.nan, None
+        point = max(self.curve, key=lambda p: p["psnr"])
+        if final_psnr >= point["psnr"]:
+            return final_psnr, final_iteration
+        return point["psnr"], int(point["iteration"])

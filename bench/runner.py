@@ -1,11 +1,16 @@
 """Runs suite rows one by one: each row is scored and saved (``rows/<id>.json``, atomically) the moment it finishes,
-and a failure in one method becomes that row's status instead of stopping the run."""
+and a failure in one method becomes that row's status instead of stopping the run.
+
+The harness alone holds the clean image: a method gets private read-only copies of the corrupted image and the mask
+(``contract.call_method``), shows its outputs along a fit to a ``metrics.Monitor``, and its output is checked, then
+scored exactly as stored (``seal.store_output``)."""
 from __future__ import annotations
 
 import json
 import math
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +22,9 @@ from dip_bench.bench import lpips_metric, metrics
 from dip_bench.bench.atomic import write_png, write_text
 from dip_bench.bench.registry import create, get_method
 from dip_bench.bench.results import ROWS, write_row
+from dip_bench.bench.seal import store_output
 from dip_bench.bench.suite import Row
-from dip_bench.contract import composite
+from dip_bench.contract import call_method, composite
 
 #: record entries that have their own column (or are not scalars)
 _OWN_COLUMNS = {"iterations", "seconds", "seconds_per_iter", "peak_memory_mb", "device", "curve", "restores",
@@ -76,41 +82,38 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
         try:
             method = create(row.method.name, seed=row.seed, device=device, **params)
 
-            def callback(iteration: int, stats: dict) -> None:
+            def progress(iteration: int, stats: Mapping[str, float]) -> None:
                 if bar is not None:
                     bar.update(iteration + 1 - bar.n)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items() if k != "iteration"}, refresh=False)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
 
             if bar is not None:
                 bar.reset(total=params.get("iterations") or None)
                 bar.set_postfix_str("", refresh=False)
-            output, record = method(corrupted(pair.image, pair.mask), pair.mask, reference=pair.image,
-                                    callback=callback)
-            final = composite(output, pair.image, pair.mask)
-            output_file = f"outputs/{rid}.png"
-            write_png(run_dir / output_file, final)
-            curve = [{"iteration": int(p["iteration"]), "loss": p["loss"], "psnr": p.get("psnr", math.nan)}
-                     for p in record.get("curve", [])]
-            raw_psnr = metrics.psnr(pair.image, np.clip(output, 0, 1))
-            best = max(curve, key=lambda p: p["psnr"]) if curve else None
-            if best is not None and raw_psnr >= best["psnr"]:
-                best = {"psnr": raw_psnr, "iteration": record.get("iterations", 0)}
-            result.update(metrics.score(pair.image, final, pair.mask))
+            monitor = metrics.Monitor(pair.image, pair.mask, progress)
+            output, record = call_method(method, corrupted(pair.image, pair.mask), pair.mask, monitor)
+            curve = monitor.curve
+            output_file, stored = store_output(run_dir, rid, composite(output, pair.image, pair.mask))
+            raw_psnr = metrics.psnr(pair.image, output)
+            iterations = int(record.get("iterations", 0))
+            best_psnr, best_iter = monitor.best(raw_psnr, iterations)
+            result.update(metrics.score(pair.image, stored, pair.mask))
             if lpips_metric.unavailable_reason() is None:
-                result["lpips"] = lpips_metric.lpips_distance(pair.image, final)
+                result["lpips"] = lpips_metric.lpips_distance(pair.image, stored)
             result.update({
                 "status": "ok",
                 "output": output_file,
                 "psnr_raw": raw_psnr,
-                "best_psnr": best["psnr"] if best else math.nan,
-                "best_iter": int(best["iteration"]) if best else None,
-                "iterations": int(record.get("iterations", 0)),
+                "best_psnr": best_psnr,
+                "best_iter": best_iter,
+                "iterations": iterations,
                 "seconds": record.get("seconds", math.nan),
                 "seconds_per_iter": record.get("seconds_per_iter", math.nan),
                 "peak_memory_mb": record.get("peak_memory_mb", math.nan),
                 "device": record.get("device", device),
                 "restores": record.get("restores"),
-                **{key: record[key] for key in ("es_iter", "es_psnr", "es_saved_iters") if key in record},
+                **{key: record[key] for key in ("es_iter", "es_saved_iters") if key in record},
+                **monitor.labelled,
             })
         except KeyboardInterrupt:
             raise

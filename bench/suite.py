@@ -382,21 +382,32 @@ def expand_rows(suite: Suite, pairs: list[Pair], seeds: tuple[int, ...] | None =
 
 def check_methods(rows: list[Row], device: str) -> None:
     """Build each distinct (method, parameters) of ``rows`` once, so that a value a factory refuses (``every = 0``,
-    ``lr = -1``) is one ``UserError`` before the first row runs. Unavailable methods are left to their rows, which
-    are then skipped with the reason."""
-    seen: set[str] = set()
+    ``lr = -1``) is one ``UserError`` before the first row runs; a built method with ``check_size(height, width)``
+    (``contract.Inpainter``) must accept every image size of its rows. Unavailable methods are left to their rows,
+    which are then skipped with the reason."""
+    built: dict[str, Any] = {}
+    sized: set[tuple[str, tuple[int, ...]]] = set()
     for row in rows:
         entry = row.method
         identity = canonical_json([entry.name, entry.params])
-        if identity in seen:
+        if identity not in built:
+            built[identity] = None
+            if get_method(entry.name).unavailable_reason(**entry.params) is not None:
+                continue
+            try:
+                built[identity] = create(entry.name, seed=row.seed, device=device, **entry.params)
+            except UserError as error:
+                raise UserError(f"method {entry.name} with {canonical_json(entry.params)}: {error}") from None
+        size = tuple(row.pair.image.shape[:2])
+        check_size = getattr(built[identity], "check_size", None)
+        if (identity, size) in sized or not callable(check_size):
             continue
-        seen.add(identity)
-        if get_method(entry.name).unavailable_reason(**entry.params) is not None:
-            continue
+        sized.add((identity, size))
         try:
-            create(entry.name, seed=row.seed, device=device, **entry.params)
+            check_size(*size)
         except UserError as error:
-            raise UserError(f"method {entry.name} with {canonical_json(entry.params)}: {error}") from None
+            raise UserError(f"method {entry.name} with {canonical_json(entry.params)} cannot take image "
+                            f"{row.pair.image_name} ({size[1]}x{size[0]}): {error}") from None
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -106,11 +106,32 @@ def load_pair(image_path: str | Path, mask_path: str | Path, *, strict: bool = F
     return image, mask
 
 
+#: EXIF orientation (tag 0x0112) → the array operation that shows the image upright (as ``ImageOps.exif_transpose``)
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, k=-1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, k=1),
+}
+_ORIENTATION_TAG = 0x0112
+
+
 def _read_pixels(path: Path) -> tuple[np.ndarray, int]:
-    """Decode a file to an unsigned integer array H x W x C (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) and its peak.
+    """Decode a file to an unsigned integer array H x W x C (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) and its peak,
+    turned as its EXIF orientation says (the image a viewer shows; sizes in messages are those).
 
     The peak value is 255 for 8-bit data and 65535 for 16-bit data.
     """
+    pixels, peak, orientation = _decode(path)
+    turn = _ORIENT.get(orientation)
+    return (pixels if turn is None else np.ascontiguousarray(turn(pixels))), peak
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int, int]:
+    """(pixels as stored, peak, EXIF orientation 1..8, 1 when absent or invalid)."""
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
     if not path.is_file():
@@ -119,14 +140,15 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, int]:
         with Image.open(path) as opened:
             layout = _sixteen_bit_colour_layout(opened)
             opened.load()
+            orientation = opened.getexif().get(_ORIENTATION_TAG, 1)
             if layout is None:
-                return _to_array(_to_supported_mode(opened, path), path)
+                return (*_to_array(_to_supported_mode(opened, path), path), orientation)
     except InputError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{path}: not a readable image ({reason}); check the file or {_SAVE_HINT}") from error
-    return _read_sixteen_bit_colour(path, layout), 65535
+    return _read_sixteen_bit_colour(path, layout), 65535, orientation
 
 
 def _sixteen_bit_colour_layout(image: Image.Image) -> str | None:

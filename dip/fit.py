@@ -2,7 +2,9 @@
 
 Adam on the weights of ``net`` minimises the masked MSE ``mean((net(z')·m − x̂·m)²)`` over all C·H·W values
 (``MSELoss()(out * mask, img * mask)``, as the notebooks write it), with m = 1 on known pixels and z' the input
-perturbed every step. Three optional behaviours of the originals are settings of ``FitConfig``:
+perturbed every step; ``loss_scale`` s makes m = √s on known pixels, so the loss is s times the masked MSE
+(DL59/ImPrior: s = 1/255², its mask is ``convert('1') / 255``; through Adam's eps this changes the fit). Three
+optional behaviours of the originals are settings of ``FitConfig``:
 
 - ``final_output``: ``clean`` scores ``net(z)`` after the fit (inpainting.ipynb); ``perturbed`` scores the net's
   output for the *last perturbed* input (restoration.ipynb, whose closure rebinds ``global net_input``);
@@ -10,7 +12,8 @@ perturbed every step. Three optional behaviours of the originals are settings of
 - ``early_stop``: ES-WMV (Wang et al. 2021, sun-umn/Early_Stopping_for_DIP ``ES_WMV.ipynb``; ``WindowedVariance``).
 
 ``FitStep`` exposes the step's phases (perturb, forward + loss, backward, update) so that the profiler and the FLOP
-counter run the same arithmetic; ``StepTimer`` and ``peak_memory`` are the one timing and memory helpers.
+counter run the same arithmetic; ``StepTimer`` and ``peak_memory`` are the one timing and memory helpers. The loop
+never sees the clean image: it shows its outputs to an observer (``Observe``), which the caller owns.
 """
 from __future__ import annotations
 
@@ -41,12 +44,13 @@ class FitConfig:
     z ← z + σp·N(0, 1) before each step (DL59/ImPrior adds it after each step: its walk is one step behind ours).
     ``final_output``: ``clean`` = net(z) after the last step (for ``cumulative``: at the walk's current z);
     ``perturbed`` = net(z') for the last step's perturbed input z', with the final weights (restoration.ipynb).
-    ``every``: interval of the callback, of the loss read-out and of the ES-WMV stop-flag read.
+    ``every``: interval of the observer's curve points, of the loss read-out and of the ES-WMV stop-flag read.
     ``guard_drop_db``: restoration.ipynb's backtracking (see ``Backtracking``), checked every ``guard_every`` calls;
     ``None`` (default, as inpainting.ipynb) disables it. ``ema``: weight of the exponential moving average of outputs
     (official denoising: 0.99); when set, the average is the result. ``early_stop``: ``wmv`` is ES-WMV (see
     ``WindowedVariance``), stopping once its flag is up and returning the output at its best iteration;
-    ``wmv-monitor`` records that iteration but fits to the end.
+    ``wmv-monitor`` records that iteration but fits to the end. ``loss_scale``: factor s > 0 of the masked MSE,
+    applied as the mask value √s on known pixels (``loss_weight``; 1 leaves the loss untouched).
     """
 
     iterations: int
@@ -62,6 +66,7 @@ class FitConfig:
     early_stop: str | None = None
     wmv_window: int = 100
     wmv_patience: int = 1000
+    loss_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -83,6 +88,8 @@ class FitConfig:
             raise UserError(f"lr must be a finite number >= 0, got {self.lr}")
         if not (math.isfinite(self.sigma_p) and self.sigma_p >= 0):
             raise UserError(f"sigma_p must be a finite number >= 0, got {self.sigma_p}")
+        if not (math.isfinite(self.loss_scale) and self.loss_scale > 0):
+            raise UserError(f"loss_scale must be a finite number > 0, got {self.loss_scale}")
         if self.guard_drop_db is not None and not self.guard_drop_db > 0:
             raise UserError(f"guard_drop_db must be positive (dB), got {self.guard_drop_db}")
 
@@ -90,9 +97,8 @@ class FitConfig:
 @dataclass
 class FitResult:
     """``output``: (1, C, H, W) in [0, 1], the final output (see ``FitConfig.final_output``), the EMA, or the ES-WMV
-    iterate. ``curve``: one dict per check with ``iteration``, ``loss`` and, given a reference, ``psnr`` of that step's
-    output. ``restore_iters``: the steps at which the backtracking fell back. ``seconds_per_iter`` excludes the
-    warm-up iterations."""
+    iterate. ``curve``: one dict per check with ``iteration`` and ``loss`` of that step. ``restore_iters``: the
+    steps at which the backtracking fell back. ``seconds_per_iter`` excludes the warm-up iterations."""
 
     output: torch.Tensor
     iterations: int
@@ -231,11 +237,14 @@ def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
         restore()
 
 
-def _psnr(output: torch.Tensor, reference: torch.Tensor) -> float:
-    """PSNR in dB (data range 1) of the top-left h x w of ``output`` against ``reference`` (1, C, h, w)."""
-    h, w = reference.shape[-2:]
-    mse = float(torch.mean((output[..., :h, :w].float() - reference.float()) ** 2))
-    return math.inf if mse == 0 else -10.0 * math.log10(mse)
+#: ``observe(iteration, output (1, C, H, W), stats, label)``: see ``dip_bench.contract.Observer`` (tensors here)
+Observe = Callable[[int, torch.Tensor, Mapping[str, float], "str | None"], None]
+
+
+def loss_weight(mask: torch.Tensor, loss_scale: float) -> torch.Tensor:
+    """The mask as it enters the loss: ``mask`` itself for a scale of 1, else ``mask · √loss_scale`` (so that
+    ``mse(out·w, x̂·w)`` = loss_scale · masked MSE, computed as DL59/ImPrior computes it with w = 1/255)."""
+    return mask if loss_scale == 1.0 else mask * math.sqrt(loss_scale)
 
 
 class StepTimer:
@@ -276,14 +285,16 @@ class FitStep:
     Shapes: ``z`` (1, Cz, H, W); ``target`` (1, C, H, W) in [0, 1]; ``mask`` (1, 1, H, W) with 1 = known,
     0 = hole; all on the net's device; ``generator`` (same device) draws the perturbations (``None`` only when no
     perturbation is drawn, e.g. for counting FLOPs). Calling the step runs the phases and returns the loss (a 0-d
-    tensor, not synchronised) and that step's output (1, C, H, W); ``after_backward(loss)`` runs between the
+    tensor, not synchronised, scaled by ``config.loss_scale``) and that step's output (1, C, H, W);
+    ``after_backward(loss)`` runs between the
     backward pass and the optimiser step (where restoration.ipynb backtracks). The profiler times exactly this.
     """
 
     def __init__(self, net: nn.Module, z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                  config: FitConfig, generator: torch.Generator | None) -> None:
         self.net, self.target, self.mask, self.config, self.generator = net, target, mask, config, generator
-        self.target_masked = target * mask
+        self.weight = loss_weight(mask, config.loss_scale)
+        self.target_masked = target * self.weight
         self.optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.z_base = z.detach().clone()
         self.z_walk = self.z_base.clone()
@@ -303,9 +314,9 @@ class FitStep:
         return self.last_input
 
     def forward_loss(self, z_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(output (1, C, H, W) float32, masked MSE over all C·H·W values) for input ``z_in``."""
+        """(output (1, C, H, W) float32, masked MSE over all C·H·W values, times the loss scale) for ``z_in``."""
         out = self.net(z_in).float()
-        return out, F.mse_loss(out * self.mask, self.target_masked)
+        return out, F.mse_loss(out * self.weight, self.target_masked)
 
     def backward(self, loss: torch.Tensor) -> None:
         self.optimiser.zero_grad(set_to_none=True)
@@ -341,13 +352,12 @@ def fit_dip(
     config: FitConfig,
     generator: torch.Generator,
     *,
-    reference: torch.Tensor | None = None,
-    callback: Callable[[int, Mapping[str, float]], None] | None = None,
+    observe: Observe | None = None,
 ) -> FitResult:
     """Fit ``net`` so that ``net(z)`` matches ``target`` on the known pixels (shapes as in ``FitStep``).
 
-    ``reference`` (1, C, h, w), h <= H, w <= W, is compared with the top-left h x w of each checked output (the
-    unpadded image) for the PSNR curve and the ES-WMV iterate's PSNR; it never enters the loss.
+    ``observe`` is shown each checked step's output (1, C, H, W) with ``{"loss": ...}`` (label None) and, after the
+    fit, the ES-WMV iterate (label ``"es-wmv"``, its iteration, no stats).
     """
     step = FitStep(net, z, target, mask, config, generator)
     guard = Backtracking(net, config.guard_drop_db, config.guard_every) if config.guard_drop_db else None
@@ -371,12 +381,10 @@ def fit_dip(
                 ema = out.clone() if ema is None else ema.mul_(config.ema).add_(out, alpha=1 - config.ema)
             if it % config.every and it != last:
                 continue
-            stats = {"iteration": float(it), "loss": float(loss)}
-            if reference is not None:
-                stats["psnr"] = _psnr(out, reference)
-            curve.append(stats)
-            if callback is not None:
-                callback(it, stats)
+            stats = {"loss": float(loss)}
+            curve.append({"iteration": it, **stats})
+            if observe is not None:
+                observe(it, out, stats, None)
             if config.early_stop == "wmv" and wmv is not None and bool(wmv.stopped):
                 iterations = it + 1
                 break
@@ -388,8 +396,8 @@ def fit_dip(
         early = {"es_iter": int(wmv.best_iteration), "es_saved_iters": config.iterations - iterations}
         if bool(wmv.stopped):
             early["es_stop_iter"] = int(wmv.stop_iteration)
-        if reference is not None:
-            early["es_psnr"] = _psnr(wmv.best, reference)
+        if observe is not None:
+            observe(early["es_iter"], wmv.best, {}, "es-wmv")
         if config.early_stop == "wmv":
             output = wmv.best
     return FitResult(

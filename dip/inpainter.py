@@ -4,7 +4,9 @@ Boundary: image float32 H x W x C in [0, 1] (C = 1 or 3), mask bool H x W with T
 reflect-padded at the bottom/right to the multiple the net needs (padded pixels count as holes, so they never enter
 the loss) and the output is cropped back, so no pixel is lost; a preset with ``fit_size = "native"`` fits at the
 image's own size instead whenever the net maps that size to itself (restoration.ipynb's 514 x 514 barbara). The
-returned image is the raw network output (the DIP papers' protocol); known pixels are *not* pasted back here.
+returned image is the raw network output (the DIP papers' protocol); known pixels are *not* pasted back here. Along
+the fit, the caller's observer (``dip_bench.contract.Observer``) is shown the unpadded raw output at every checked
+step and the ES-WMV iterate; the clean image never comes in.
 """
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ import copy
 import inspect
 import time
 from dataclasses import dataclass
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from dip_bench.contract import UserError, check_image_mask, resolve_device
-from dip_bench.dip.fit import FitConfig, FitStep, fit_dip, peak_memory
+from dip_bench.contract import Observer, UserError, check_image_mask, resolve_device
+from dip_bench.dip.fit import FitConfig, FitStep, Observe, fit_dip, peak_memory
 from dip_bench.dip.inputs import make_input
 from dip_bench.dip.nets import NETS, count_parameters
 from dip_bench.dip.presets import get_preset
@@ -50,6 +52,11 @@ class _Problem:
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     """H x W x C numpy → (1, C, H, W) tensor on ``device``."""
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def _to_numpy(output: torch.Tensor, h: int, w: int) -> np.ndarray:
+    """(1, C, H', W') tensor → its top-left h x w as float32 numpy H x W x C (the unpadded image)."""
+    return output[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy().astype(np.float32)
 
 
 def _seeds(seed: int) -> tuple[int, int, int]:
@@ -92,6 +99,7 @@ class DIPInpainter:
         channels_last: bool = False,
         compile: bool = False,
         every: int = 50,
+        loss_scale: float | None = None,
     ) -> None:
         if net not in NETS:
             raise UserError(f"unknown DIP net {net!r}: choose one of {', '.join(NETS)}")
@@ -100,7 +108,7 @@ class DIPInpainter:
         self.device = resolve_device(device)
         self.preset = get_preset(preset or DEFAULT_PRESETS[net]).with_overrides(
             iterations=iterations, lr=lr, sigma_p=sigma_p, perturbation=perturbation, input=input,
-            input_channels=input_channels, final_output=final_output,
+            input_channels=input_channels, final_output=final_output, loss_scale=loss_scale,
         )
         self.net_args = dict(self.preset.net_args) if net == self.preset.net else {}
         if upsample_mode is not None:
@@ -112,6 +120,7 @@ class DIPInpainter:
             perturbation=self.preset.perturbation, final_output=self.preset.final_output, ema=ema, every=every,
             guard_drop_db=guard_db, precision=precision,
             early_stop=early_stop, wmv_window=wmv_window, wmv_patience=wmv_patience,
+            loss_scale=self.preset.loss_scale,
         )
         self.channels_last = channels_last
         self.compile = compile
@@ -122,16 +131,24 @@ class DIPInpainter:
             torch.manual_seed(_seeds(self.seed)[1])
             return NETS[self.net_name](self.preset.input_channels, out_channels, **self.net_args)
 
-    def prepare(self, image: np.ndarray, mask: np.ndarray) -> _Problem:
-        """Validate, pad and move one image to the device; builds the seeded net and input z."""
-        check_image_mask(image, mask)
-        h, w, channels = image.shape
+    def check_size(self, height: int, width: int, channels: int = 3) -> None:
+        """``UserError`` when the net cannot take an image of ``height`` x ``width`` (too small for its depth)."""
+        self._sized_net(height, width, channels)
+
+    def _sized_net(self, h: int, w: int, channels: int) -> torch.nn.Module:
         net = self.build_net(channels)
         if min(h, w) < net.min_size:
             raise UserError(
                 f"image is {w}x{h} but {self.net_name} with preset {self.preset.name!r} needs at least "
                 f"{net.min_size}x{net.min_size}: use a larger image or a shallower preset"
             )
+        return net
+
+    def prepare(self, image: np.ndarray, mask: np.ndarray) -> _Problem:
+        """Validate, pad and move one image to the device; builds the seeded net and input z."""
+        check_image_mask(image, mask)
+        h, w, channels = image.shape
+        net = self._sized_net(h, w, channels)
         native = self.preset.fit_size == "native" and keeps_size(net, self.preset.input_channels, h, w)
         pad_h, pad_w = (0, 0) if native else (-h % net.size_multiple, -w % net.size_multiple)
         padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect").astype(np.float32)
@@ -163,19 +180,22 @@ class DIPInpainter:
         image: np.ndarray,
         mask: np.ndarray,
         *,
-        reference: np.ndarray | None = None,
-        callback: Callable[[int, Mapping[str, float]], None] | None = None,
+        observe: Observer | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Inpaint ``image`` (H x W x C float32 in [0, 1]) where ``mask`` (H x W bool, True = known) is False."""
+        """Inpaint ``image`` (H x W x C float32 in [0, 1]) where ``mask`` (H x W bool, True = known) is False;
+        ``observe`` sees the raw output along the fit (see the module docstring)."""
         start = time.perf_counter()
         problem = self.prepare(image, mask)
         h, w = problem.size
-        ref_t = _to_tensor(reference.astype(np.float32), self.device) if reference is not None else None
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+        shown: Observe | None = None
+        if observe is not None:
+            def shown(iteration: int, out: torch.Tensor, stats: dict, label: str | None) -> None:
+                observe(iteration, _to_numpy(out, h, w), stats, label)
         result = fit_dip(problem.run_net, problem.z, problem.target, problem.mask, self.config, problem.generator,
-                         reference=ref_t, callback=callback)
-        output = result.output[0, :, :h, :w].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+                         observe=shown)
+        output = _to_numpy(result.output, h, w)
         record: dict[str, Any] = {
             "iterations": result.iterations,
             "seconds": time.perf_counter() - start,
@@ -194,9 +214,9 @@ class DIPInpainter:
             "fit_shape": "x".join(str(n) for n in problem.target.shape[-2:]),
             "precision": self.config.precision,
             "seed": self.seed,
+            "loss_scale": self.config.loss_scale,
             "restores": len(result.restore_iters),
             "restore_iters": result.restore_iters,
-            "curve": result.curve,
             "peak_memory_mb": peak_memory(self.device)[0],
             **result.early_stop,
         }

@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import functional_call, replace_all_batch_norm_modules_, stack_module_state, vmap
 
 from dip_bench.contract import UserError
-from dip_bench.dip.fit import FitConfig, precision_mode
+from dip_bench.dip.fit import FitConfig, loss_weight, precision_mode
 
 
 class PackedFit:
@@ -45,7 +45,7 @@ class PackedFit:
         self.z_base = torch.stack([z.detach() for z in zs])          # (N, 1, Cz, H, W)
         self.z_walk = self.z_base.clone()
         self.noise = torch.empty_like(self.z_base)
-        self.mask = torch.stack(masks)                               # (N, 1, 1, H, W)
+        self.mask = loss_weight(torch.stack(masks), config.loss_scale)  # (N, 1, 1, H, W)
         self.target_masked = torch.stack(targets) * self.mask        # (N, 1, C, H, W)
         self.last_input = self.z_base
         self.optimiser = torch.optim.Adam(self.params.values(), lr=config.lr)

@@ -30,6 +30,7 @@ class Preset:
     net's size multiple; ``native`` fits at the image's own size when the net maps that size to itself (the skip
     net's concatenations crop, so restoration.ipynb fits barbara at 514 x 514), else pads. ``net_args`` are keyword
     arguments of the builder of ``net`` (a name in ``dip.nets.NETS``) and apply only when that net is used.
+    ``loss_scale``: factor of the masked MSE (``dip.fit.FitConfig``): 1, except DL59/ImPrior's 1/255².
     """
 
     name: str
@@ -44,6 +45,7 @@ class Preset:
     final_output: str = "clean"
     guard_drop_db: float | None = None
     fit_size: str = "padded"
+    loss_scale: float = 1.0
     net: str | None = None
     net_args: dict[str, Any] = field(default_factory=dict)
 

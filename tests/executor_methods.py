@@ -12,16 +12,24 @@ from dip_bench.bench.registry import create
 
 
 def make_killer(*, seed: int = 0, device: str = "cpu", victim: str = "camera", marker: str = "") -> Any:
-    """Telea, except that the first call on a ``victim`` image (recognised by its clean reference) SIGKILLs its own
+    """Telea, except that the first call on a ``victim`` image (recognised by its known pixels) SIGKILLs its own
     process, as a node that dies mid-task would; ``marker`` (a file) records that it happened, so a rerun lives."""
     telea = create("telea", seed=seed, device=device)
     from dip_bench.datasets import load_builtin_image
 
-    def call(image: np.ndarray, mask: np.ndarray, reference: np.ndarray | None = None, **kwargs: Any) -> Any:
+    def call(image: np.ndarray, mask: np.ndarray) -> Any:
         victim_image = load_builtin_image(victim, image.shape[0])
-        if reference is not None and np.array_equal(reference, victim_image) and not Path(marker).exists():
+        if np.array_equal(image[mask], victim_image[mask]) and not Path(marker).exists():
             Path(marker).write_text("killed\n")
             os.kill(os.getpid(), signal.SIGKILL)
-        return telea(image, mask, reference=reference, **kwargs)
+        return telea(image, mask)
+
+    return call
+
+
+def make_failing(*, seed: int = 0, device: str = "cpu", iterations: int = 2) -> Any:
+    """A method that accepts its parameters and then fails on every call (a failed row, never a stopped run)."""
+    def call(image: np.ndarray, mask: np.ndarray) -> Any:
+        raise RuntimeError(f"deliberate failure after {iterations} iterations")
 
     return call

@@ -31,15 +31,17 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(smooth_image, hole_m
 
 @pytest.mark.parametrize("perturbation", ["fixed", "cumulative"])
 def test_loss_falls_and_known_pixels_fit_better_than_holes(smooth_image, hole_mask, perturbation):
-    curve = []
+    seen = []
     out, record = DIPInpainter("skip", preset="region", iterations=50, every=10, perturbation=perturbation,
-                               seed=0)(smooth_image * hole_mask[..., None], hole_mask, reference=smooth_image,
-                                       callback=lambda it, stats: curve.append(stats["loss"]))
+                               seed=0)(smooth_image * hole_mask[..., None], hole_mask,
+                                       observe=lambda it, output, stats, label=None: seen.append((it, output, stats)))
+    curve = [stats["loss"] for _, _, stats in seen]
+    assert [it for it, _, _ in seen] == [0, 10, 20, 30, 40, 49]
     assert curve[-1] < 0.5 * curve[0]
+    assert all(output.shape == smooth_image.shape and output.dtype == np.float32 for _, output, _ in seen)
     err = (out - smooth_image) ** 2
     assert err[hole_mask].mean() < err[~hole_mask].mean()
     assert record["perturbation"] == perturbation
-    assert all("psnr" in point for point in record["curve"])
 
 
 def test_gray_and_odd_sizes_are_padded_and_cropped_back(hole_mask):
@@ -118,11 +120,13 @@ def test_wmv_early_stop_stops_and_reports(smooth_image, hole_mask):
     monitored, record = fit(smooth_image, hole_mask, iterations=40, early_stop="wmv-monitor", wmv_window=5,
                             wmv_patience=10, every=5)
     assert record["iterations"] == 40 and 4 <= record["es_iter"] < 40 and record["es_saved_iters"] == 0
+    labelled = []
     stopped, record = DIPInpainter("skip", preset="region", iterations=400, early_stop="wmv", wmv_window=5,
-                                   wmv_patience=3, every=1, lr=0.0, seed=0)(smooth_image, hole_mask,
-                                                                             reference=smooth_image)
+                                   wmv_patience=3, every=1, lr=0.0, seed=0)(
+        smooth_image, hole_mask, observe=lambda it, output, stats, label=None: label and labelled.append((it, output)))
     assert record["iterations"] < 400 and record["es_saved_iters"] == 400 - record["iterations"]
-    assert "es_psnr" in record
+    assert len(labelled) == 1 and labelled[0][0] == record["es_iter"] and np.array_equal(labelled[0][1], stopped)
+    assert "es_psnr" not in record
 
 
 def test_a_pack_of_three_fits_equals_each_fit_alone():

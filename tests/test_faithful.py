@@ -208,8 +208,11 @@ def test_fit_returns_the_official_es_wmv_iterate(mode: str):
     config = FitConfig(iterations=len(outputs), sigma_p=0.0, every=every, early_stop=mode, wmv_window=WINDOW,
                        wmv_patience=PATIENCE)
     target, mask = torch.full((1, 3, 8, 8), 0.5), torch.ones(1, 1, 8, 8)
+    shown = []
     result = fit_dip(Replay(outputs), torch.zeros(1, 1, 8, 8), target, mask, config, torch.Generator(),
-                     reference=target)
+                     observe=lambda it, out, stats, label: label and shown.append((label, it, out)))
+    assert [(label, it) for label, it, _ in shown] == [("es-wmv", official.best_epoch)]
+    assert torch.equal(shown[0][2], torch.from_numpy(outputs[official.best_epoch]))
     assert result.early_stop["es_iter"] == official.best_epoch
     assert result.early_stop["es_stop_iter"] == official.stop_epoch
     if mode == "wmv":
@@ -249,3 +252,48 @@ def test_pixels_preset_fits_at_the_images_own_size_and_records_the_guard():
         ("perturbed", 5.0, 0, [])
     _, record = DIPInpainter("skip", preset="pixels", iterations=2, guard=False, final_output="clean")(image, mask)
     assert (record["final_output"], record["guard_drop_db"]) == ("clean", None)
+
+
+def imprior_loop(net: torch.nn.Module, z: torch.Tensor, img: torch.Tensor, mask: torch.Tensor, lr: float,
+                 num_iter: int, sigma: float, generator: torch.Generator) -> tuple[torch.Tensor, list[float]]:
+    """DL59/ImPrior's loop re-written from its logic (Notebooks/Impainting.ipynb): the mask is ``convert('1')``
+    divided by 255 (known = 1/255), the target is ``mask · image`` with the image in [0, 1], the loss
+    ``mse_loss(output · mask, target)``; Adam steps, then z walks by σ·N(0, 1). One shift makes it comparable with our
+    ``cumulative`` walk, which perturbs before each step: z starts one walk step on. Returns (net(z) for the last z
+    fed, with the final weights; the losses)."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    mask_tensor = mask / 255
+    im_masked_tensor = img * mask_tensor
+    noise = torch.empty_like(z)
+    z = torch.add(z, noise.normal_(generator=generator), alpha=sigma)
+    losses = []
+    for epoch in range(num_iter):
+        optimizer.zero_grad()
+        output = net(z)
+        loss = torch.nn.functional.mse_loss(output * mask_tensor, im_masked_tensor)
+        losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+        if epoch < num_iter - 1:
+            z = torch.add(z, noise.normal_(generator=generator), alpha=sigma)
+    with torch.no_grad():
+        return net(z), losses
+
+
+def test_imprior_loss_scale_matches_its_loop():
+    """ImPrior's loss is the masked MSE times 1/255² (its notebook prints losses near 1e-6); through Adam's eps the
+    fit differs from the unscaled one, so the presets carry the scale and the loop reproduces the original's."""
+    net, z, target, mask = _problem()
+    scale = get_preset("imprior").loss_scale
+    assert scale == get_preset("imprior-notebook").loss_scale == (1 / 255) ** 2
+    assert all(get_preset(name).loss_scale == 1.0 for name in ("text", "region", "large-region", "pixels", "gerardtho"))
+    official, losses = imprior_loop(copy.deepcopy(net), z, target, mask, 0.01, 8, 1 / 30,
+                                    torch.Generator().manual_seed(5))
+    config = FitConfig(iterations=8, lr=0.01, sigma_p=1 / 30, perturbation="cumulative", every=1, loss_scale=scale)
+    ours = _ours(copy.deepcopy(net), z, target, mask, config)
+    assert [point["loss"] for point in ours.curve] == losses and max(losses) < 1e-5
+    assert torch.equal(ours.output, official.clamp(0, 1))
+    unscaled = _ours(copy.deepcopy(net), z, target, mask, FitConfig(**{**config.__dict__, "loss_scale": 1.0}))
+    assert not torch.equal(unscaled.output, ours.output)
+    assert DIPInpainter("bicubic", preset="imprior").config.loss_scale == scale
+    assert DIPInpainter("bicubic", preset="imprior", loss_scale=1.0).config.loss_scale == 1.0

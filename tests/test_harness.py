@@ -33,8 +33,7 @@ preset = "region"
 iterations = {iterations}
 masks = ["text"]
 [[methods]]
-name = "dip-skip"
-preset = "large-region"
+name = "executor_methods:make_failing"
 iterations = 2
 images = ["camera"]
 masks = ["text"]
@@ -75,9 +74,9 @@ def test_suite_end_to_end(tiny_run: Path):
 
 def test_failing_method_becomes_a_failed_row(tiny_run: Path):
     table = read_results(tiny_run)
-    failed = table[table.preset == "large-region"]
+    failed = table[table.method == "executor_methods:make_failing"]
     assert len(failed) == 1
-    assert failed.status.iloc[0].startswith("failed: UserError: image is 64x64")
+    assert failed.status.iloc[0] == "failed: RuntimeError: deliberate failure after 2 iterations"
 
 
 def test_check_passes_on_identical_and_fails_on_edited_reference(tiny_run: Path, tmp_path: Path, capsys):
@@ -133,7 +132,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path: Path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "dip_bench.bench.cli", "run", "--suite", str(suite), "--out", str(out), "--no-report"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               cwd=Path(__file__).resolve().parents[1])
+                               cwd=Path(__file__).resolve().parent)
     deadline = time.time() + 120
     while time.time() < deadline and len(read_results(out)) < 4:
         time.sleep(0.2)
@@ -143,7 +142,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path: Path):
     assert len(table) == 4 and (table.status == "ok").all()
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("*.png")}
     result = subprocess.run(command[:-1] + ["--resume", "--methods", "telea", "--no-report"], capture_output=True,
-                            text=True, cwd=Path(__file__).resolve().parents[1])
+                            text=True, cwd=Path(__file__).resolve().parent)
     assert result.returncode == 0, result.stderr
     assert "4 of 4 rows already done" in result.stdout
     assert {p.name: p.stat().st_mtime_ns for p in (out / "outputs").glob("*.png")} == stamps
