@@ -11,9 +11,13 @@ every task has ended, turns the rows of a task that failed, timed out or was pre
 submits exactly the missing and failed rows.
 
 ``slurm`` submits to a Slurm cluster (``sbatch``, one array; ``Ctrl-C`` detaches and the tasks keep running:
-``--attach`` watches them again); ``local`` runs the same tasks as processes of this machine through submitit's
-local executor (GPUs hidden unless ``--slurm-gpus-per-job`` asks for them; ``Ctrl-C`` stops them). Options come
-from the command line, else ``--cluster-config FILE.toml``, else the suite's ``[executor]`` table, with the keys::
+``--attach`` watches them again). The partition is checked with ``sinfo`` before anything is submitted. A task's
+state comes from ``squeue`` while the controller holds it and from ``sacct`` (through submitit) after: a cluster
+without an accounting database works too (``task_states``). Tested against a real single-node Slurm
+(``.ci/slurm.sh``, ``tests/test_slurm.py``). ``local`` runs the same tasks as processes of this machine through
+submitit's local executor (GPUs hidden unless ``--slurm-gpus-per-job`` asks for them; ``Ctrl-C`` stops them).
+Options come from the command line, else ``--cluster-config FILE.toml``, else the suite's ``[executor]`` table,
+with the keys::
 
     [executor]
     executor = "slurm"            # inprocess (default) | local | slurm
@@ -442,11 +446,18 @@ def task_states(submission: Submission) -> list[tuple[bool, str]]:
 
 
 def watch(submission: Submission, out: Path, poll_s: float) -> None:
-    """A bar of rows written since the submission, until every task has ended."""
+    """A bar of rows written since the submission, with the tasks' states (``tasks: 3 RUNNING, 5 PENDING``), until
+    every task has ended."""
     ids = [rid for task in submission.tasks for rid in task]
     with tqdm(total=len(ids), desc=f"rows ({len(submission.jobs)} tasks)", unit="row", dynamic_ncols=True) as bar:
         while True:
-            finished = all(ended for ended, _ in task_states(submission))
+            states = task_states(submission)
+            finished = all(ended for ended, _ in states)
+            counts: dict[str, int] = {}
+            for _, state in states:
+                counts[state.split(",")[0]] = counts.get(state.split(",")[0], 0) + 1
+            bar.set_postfix_str("tasks: " + ", ".join(f"{n} {state}" for state, n in sorted(
+                counts.items(), key=lambda item: (-item[1], item[0]))), refresh=False)
             bar.update(sum(written(out, rid, submission.baseline) for rid in ids) - bar.n)
             if finished:
                 return
