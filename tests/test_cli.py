@@ -48,7 +48,7 @@ def test_inpaint_end_to_end(pair, tmp_path: Path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--method", "dip-skip", "--preset", "text"], "needs at least 64x64"),
-    (["--method", "telea", "--preset", "text"], "has no parameter iterations, preset"),
+    (["--method", "telea", "--preset", "text"], "--preset: method 'telea' has no preset parameter"),
     (["--method", "dip-skp"], "did you mean dip-skip"),
 ])
 def test_user_errors_are_one_line_exit_2(tmp_path: Path, argv, message, capsys):
