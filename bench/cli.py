@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
 from dip_bench.contract import UserError
 
 COMMANDS = ("methods", "inpaint", "data", "run", "report", "merge", "check", "reference", "profile")
+#: the commands that draw figures with matplotlib (a report), unless given --no-report
+DRAWING = ("run", "report", "merge")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -28,10 +31,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unknown_matplotlib_backend() -> str | None:
+    """The value of ``MPLBACKEND`` when matplotlib does not know it (matplotlib would raise at import, in every
+    command), else None. An unknown value is removed from this process's environment (and its children's), so
+    that matplotlib imports with its default; a known one is kept."""
+    backend = os.environ.pop("MPLBACKEND", None)
+    if not backend:
+        return None
+    import matplotlib
+    import matplotlib.rcsetup
+
+    try:
+        matplotlib.rcsetup.validate_backend(backend)
+    except ValueError:
+        return backend
+    os.environ["MPLBACKEND"] = backend
+    matplotlib.rcParams["backend"] = backend  # what matplotlib's import does with the variable
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 check failed, 2 user error, 130 interrupted)."""
+    bad_backend = unknown_matplotlib_backend()
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    if bad_backend is not None:
+        problem = f"MPLBACKEND={bad_backend!r} is not a matplotlib backend"
+        if args.command in DRAWING and not getattr(args, "no_report", False):
+            print(f"dip-bench: error: {problem} (the report's figures need matplotlib); unset MPLBACKEND or set it "
+                  "to Agg", file=sys.stderr)
+            return 2
+        print(f"dip-bench: warning: {problem}; ignored (this command draws nothing)", file=sys.stderr)
     try:
         return int(args.func(args) or 0)
     except UserError as error:

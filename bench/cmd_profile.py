@@ -17,7 +17,7 @@ import torch
 
 from dip_bench.contract import UserError
 from dip_bench.bench import profiler
-from dip_bench.bench.atomic import write_text
+from dip_bench.bench.atomic import check_writable_dir, write_text
 from dip_bench.bench.meta import environment
 from dip_bench.dip.fit import PRECISIONS
 
@@ -52,6 +52,7 @@ def settings_from(args: argparse.Namespace) -> profiler.ProfileSettings:
                          "--compile")
     if args.compare and args.trace:
         raise UserError("--trace records one configuration: drop --compare, or --trace")
+    check_outputs(args.trace, args.json)
     settings = profiler.ProfileSettings(
         method=args.method, preset=args.preset, size=args.size, iters=args.iters, warmup=args.warmup,
         device=args.device, precision=args.precision, channels_last=args.channels_last, compile=args.compile,
@@ -63,6 +64,19 @@ def settings_from(args: argparse.Namespace) -> profiler.ProfileSettings:
         raise UserError(f"--size {settings.size} is below the {smallest} px that {settings.method} needs with this "
                          f"preset: use --size {smallest} or more")
     return settings
+
+
+def check_outputs(trace: Path | None, json_out: Path | None) -> None:
+    """Refuse before any work a ``--trace`` or ``--json`` file that is a folder, the same file twice, or in a folder
+    that cannot be written (the folder is created if missing)."""
+    if trace is not None and json_out is not None and trace.resolve() == json_out.resolve():
+        raise UserError(f"--trace and --json are both {trace}: give two files")
+    for option, path in (("--trace", trace), ("--json", json_out)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UserError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'profile.json'}")
+        check_writable_dir(path.parent, option, shown=path)
 
 
 def summary(record: dict[str, Any]) -> str:

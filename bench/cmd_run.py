@@ -24,11 +24,13 @@ from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy,
 from dip_bench.bench.runner import run_rows, skip_reason
 from dip_bench.bench.suite import (
     Row,
+    Suite,
     check_methods,
     expand_rows,
     load_pairs,
     load_suite,
     parse_shard,
+    run_folder,
     save_masks,
     shard,
 )
@@ -59,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="move the results already in --out to --out/backups/<date>/ and start afresh")
     parser.add_argument("--shard", help="K/N: run only every N-th row starting at K (1-based)")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
+    parser.add_argument("--allow-long", action="store_true",
+                        help=f"run even when the estimate exceeds {estimate.LONG_H:,.0f} hours")
     executor.add_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -76,7 +80,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dic
     if args.data_root is not None and not args.data_root.is_dir():
         raise UserError(f"--data-root {args.data_root}: folder not found")
     suite = load_suite(args.suite)
-    out = args.out or Path("runs") / suite.name
+    out = args.out or run_folder(suite.name)
     check_run_folder(out, args.resume, args.overwrite)
     device = str(resolve_device(args.device or suite.device))
     known_methods = {entry.name for entry in suite.methods}
@@ -96,12 +100,27 @@ def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dic
     if not rows:
         raise UserError(f"suite {suite.name!r}: no rows match --methods/--images/--shard")
     check_methods(rows, device)
+    if not getattr(args, "allow_long", False):
+        check_duration(suite, rows, device)
     for line in balance.check(rows):
         print(f"warning: {line}")
     meta = {"suite": suite.name, "suite_file": suite.path.name, "seeds": list(seeds or suite.seeds),
             "shard": args.shard, "methods": methods, "images": images,
             "lpips": "ok" if lpips_metric.unavailable_reason() is None else f"skipped: {lpips_metric.unavailable_reason()}"}
     return every_row, rows, out, device, meta
+
+
+def check_duration(suite: Suite, rows: list[Row], device: str) -> None:
+    """Refuse ``rows`` whose estimate exceeds ``estimate.LONG_H`` (a mistyped iteration count), naming the
+    ``[[methods]]`` entry that costs the most and its iterations."""
+    entry, hours, total = estimate.costliest(rows, device)
+    if total <= estimate.LONG_H:
+        return
+    index = next((i for i, candidate in enumerate(suite.methods, start=1) if candidate is entry), "?")
+    iterations = f", iterations = {entry.params['iterations']}" if "iterations" in entry.params else ""
+    raise UserError(f"{suite.path}: [[methods]] #{index} ({entry.name}{iterations}) alone is estimated at "
+                    f"{hours:,.0f} h on {device} ({total:,.0f} h in all, over the {estimate.LONG_H:,.0f} h limit); "
+                    "lower its iterations, run fewer rows (--methods, --shard), or add --allow-long")
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
@@ -139,6 +158,8 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         valid, damaged = scan_rows(out, warn=False)
+    damaged += [(stored.path, f"seal broken: {stored.broken}") for stored in valid.values() if stored.broken]
+    valid = {rid: stored for rid, stored in valid.items() if not stored.broken}
     for path, reason in damaged:
         (out / "damaged").mkdir(exist_ok=True)
         shutil.move(str(path), str(out / "damaged" / path.name))
@@ -151,10 +172,13 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
             shutil.move(str(stored.path), str(out / "stale" / stored.path.name))
         print(f"resume: {len(stale)} rows of a definition no longer in the suite (changed parameters, seeds or data) "
               f"moved to {out / 'stale'}, e.g. {stale[0].row_id}; they are not in the new table")
+    unsealed = sum(stored.unsealed for stored in valid.values())
+    if unsealed:
+        print(f"resume: {unsealed} unsealed rows (an older format, see bench.seal) run again to be sealed")
     todo = []
     for row in rows:
         stored = valid.get(row.id)
-        if stored is None or stored.status == "failed":
+        if stored is None or stored.status == "failed" or stored.unsealed:
             todo.append(row)
         elif stored.status == "skipped" and skip_reason(row) != stored.reason:
             todo.append(row)

@@ -32,6 +32,9 @@ OTHER_S = 1.0
 ROW_OVERHEAD_S = 0.1
 STARTUP_S, REPORT_S = 20.0, 20.0
 COUNT_SIZE = 128
+#: a run estimated above this many hours is refused before it starts, unless ``--allow-long``: above the standard
+#: suite on a 2-core CPU (about 3,500 h), far below what a mistyped iteration count asks (millions of hours)
+LONG_H = 10_000.0
 
 
 class Estimate(NamedTuple):
@@ -129,6 +132,20 @@ def estimate(rows: Iterable[Any], device: Any, perf_dir: Path = PERF_DIR) -> Est
         parts.append(f"{sources['unavailable']} unavailable rows (will be skipped) at 0 s")
     parts.append(f"plus {STARTUP_S + REPORT_S:g} s start-up and report")
     return Estimate(total, "estimate, not a measurement: " + "; ".join(parts))
+
+
+def costliest(rows: Iterable[Any], device: Any, perf_dir: Path = PERF_DIR) -> tuple[Any, float, float]:
+    """``(method entry, its hours, hours of all rows)`` for the ``[[methods]]`` entry whose rows cost the most, as
+    ``estimate`` counts them (rows without start-up and report)."""
+    device = _device_type(device)
+    entries: dict[int, Any] = {}
+    hours: dict[int, float] = {}
+    for row in rows:
+        entry = entries.setdefault(id(row.method), row.method)
+        seconds, _ = row_seconds(entry.name, dict(entry.params), row.pair.image.shape[:2], device, perf_dir)
+        hours[id(entry)] = hours.get(id(entry), 0.0) + seconds / 3600.0
+    worst = max(hours, key=hours.__getitem__)
+    return entries[worst], hours[worst], sum(hours.values())
 
 
 def describe(result: Estimate) -> str:

@@ -32,6 +32,8 @@ from typing import Any
 from dip_bench.contract import Inpainter, UserError
 
 ENTRY_POINT_GROUP = "dip_bench.methods"
+#: seeds are 0 <= seed < SEED_LIMIT: int64 in tables and JSON, and what torch.manual_seed and numpy accept
+SEED_LIMIT = 2**63
 
 
 @dataclass(frozen=True)
@@ -47,21 +49,31 @@ class MethodSpec:
     fixed: dict[str, Any] = field(default_factory=dict)
 
     def load_factory(self) -> Callable[..., Inpainter]:
-        return _load(self.factory)
+        """The factory; a module that fails to import (with any exception) or lacks it is a ``UserError``."""
+        try:
+            return _load(self.factory)
+        except (ImportError, AttributeError) as error:
+            raise UserError(f"method {self.name!r} ({self.factory}): cannot load the factory ({error}); fix or "
+                            "reinstall the module that provides it") from None
 
     def unavailable_reason(self, **params: Any) -> str | None:
         """None when the method can run with ``params``, else the reason in a few words."""
         try:
-            self.load_factory()
+            _load(self.factory)
             if self.check is None:
                 return None
             return _load(self.check)(**params)
-        except ImportError as error:
+        except (ImportError, AttributeError) as error:
             return f"cannot import {self.factory.split(':')[0]}: {error}"
 
     def signature(self) -> dict[str, inspect.Parameter]:
-        """The factory's keyword parameters (beyond ``fixed``, ``seed`` and ``device``) by name."""
+        """The factory's keyword parameters (beyond ``fixed``, ``seed`` and ``device``) by name; a factory that
+        cannot be called as ``make(*, seed=..., device=..., **params)`` is a ``UserError`` with the fix."""
         factory = self.load_factory()
+        problem = _call_shape_problem(factory, self.fixed)
+        if problem:
+            raise UserError(f"method {self.name!r} ({self.factory}): the factory {problem}; define it as "
+                            "make(*, seed: int = 0, device: str = \"cpu\", **params) -> Inpainter")
         parameters = inspect.signature(factory).parameters
         return {name: p for name, p in parameters.items()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in self.fixed
@@ -78,6 +90,9 @@ class MethodSpec:
     def validate(self, params: dict[str, Any], where: str = "--param") -> None:
         """Refuse unknown parameter names and values of the wrong type (``UserError`` naming ``where``)."""
         signature = self.signature()
+        missing = [name for name, p in signature.items() if p.default is p.empty and name not in params]
+        if missing:
+            raise UserError(f"{where}: method {self.name!r} needs parameter {', '.join(missing)} (it has no default)")
         unknown = sorted(set(params) - set(signature))
         if unknown:
             raise UserError(f"{where}: method {self.name!r} has no parameter {', '.join(unknown)} "
@@ -124,10 +139,36 @@ def _type_name(expected: Any) -> str:
     return " or ".join(names.get(arm, getattr(arm, "__name__", str(arm))) for arm in arms)
 
 
+def _call_shape_problem(factory: Callable[..., Any], fixed: dict[str, Any]) -> str | None:
+    """What keeps ``factory(**fixed, seed=..., device=..., **params)`` from working, or None (also when the
+    signature cannot be read)."""
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_ONLY and p.default is p.empty]
+    if positional:
+        return f"needs the positional argument {', '.join(positional)}"
+    names = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    refused = [name for name in ("seed", "device", *fixed) if name not in names]
+    return f"does not accept the keyword {', '.join(refused)}" if refused else None
+
+
 def _load(path: str) -> Callable[..., Any]:
-    """``module:attribute`` or ``module:attribute.inner`` → the object."""
+    """``module:attribute`` or ``module:attribute.inner`` → the object. A module that raises anything at import
+    (not only ``ImportError``: a ``RuntimeError``, a ``SyntaxError``, ``sys.exit``) raises ``ImportError`` with the
+    exception's type and first line."""
     module, _, attribute = path.partition(":")
-    target: Any = importlib.import_module(module)
+    try:
+        target: Any = importlib.import_module(module)
+    except ImportError:
+        raise
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - a user's module may raise anything
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ImportError(f"importing {module} raised {type(error).__name__}" + (f": {first}" if first else "")) \
+            from None
     for part in attribute.split("."):
         target = getattr(target, part)
     return target
@@ -203,8 +244,9 @@ def _factory_spec(path: str) -> MethodSpec:
     try:
         factory = _load(path)
     except ImportError as error:
-        raise UserError(f"method {path!r}: cannot import {module} ({error}); run from the folder that holds it or "
-                        "install its package") from None
+        hint = "fix that module" if str(error).startswith(f"importing {module} raised") else \
+            "run from the folder that holds it or install its package"
+        raise UserError(f"method {path!r}: cannot import {module} ({error}); {hint}") from None
     except AttributeError:
         raise UserError(f"method {path!r}: module {module} has no attribute {attribute}") from None
     if not callable(factory):
@@ -230,7 +272,7 @@ def create(name: str, *, seed: int = 0, device: str = "cpu", **params: Any) -> I
     """Build method ``name``; unknown parameters or values of the wrong type are a ``UserError`` naming the accepted
     ones; an unavailable method raises ``UserError`` with its reason."""
     spec = get_method(name)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UserError(f"--seed {seed!r}: a seed is an integer >= 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise UserError(f"--seed {seed!r}: a seed is an integer in 0..2**63-1")
     spec.validate(params)
     return spec.load_factory()(**spec.fixed, seed=seed, device=device, **params)

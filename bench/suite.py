@@ -35,6 +35,7 @@ Masks generated for a run (a folder's mask kinds, padded built-ins) are saved in
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 import warnings
 from collections import Counter
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from dip_bench.bench.atomic import write_png
-from dip_bench.bench.registry import create, get_method
+from dip_bench.bench.registry import SEED_LIMIT, create, get_method
 from dip_bench.bench.results import canonical_json, make_row_id
 from dip_bench.contract import UserError
 from dip_bench.datasets import IMAGES, MASK_KINDS, RESOLUTIONS, Pair
@@ -58,6 +59,8 @@ else:  # pragma: no cover
 SUITES_DIR = Path(__file__).with_name("suites")
 SELECTORS = ("name", "images", "masks")
 TOP_KEYS = ("name", "description", "device", "seeds", "data", "methods", "executor")
+#: a suite's name: one path component (the default run folder is runs/<name>), never '..', never absolute
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SOURCE_KEYS = {"builtin": ("source", "size", "images", "masks", "pad"),
                "folder": ("source", "path", "images", "masks", "mask_seed", "pad")}
 MASKS_DIR = "masks"
@@ -149,15 +152,29 @@ def load_suite(name_or_path: str) -> Suite:
     for key in ("name", "description", "device"):
         if key in raw and not isinstance(raw[key], str):
             raise UserError(f"{path}: {key} must be a string")
+    name = raw.get("name", path.stem)
+    if not NAME.fullmatch(name):
+        where = "name = " + repr(name) if "name" in raw else f"the file name {path.name} (the suite has no name key)"
+        raise UserError(f"{path}: {where}: a suite's name is its run folder runs/<name>, so 1-64 letters, digits, "
+                        "'.', '_' or '-' starting with a letter or digit (no '/', no '..'); e.g. name = \"mine\"")
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
-        raise UserError(f"{path}: seeds must be a non-empty list of integers >= 0, e.g. seeds = [0, 1, 2]")
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and 0 <= s < SEED_LIMIT for s in seeds):
+        raise UserError(f"{path}: seeds must be a non-empty list of integers in 0..2**63-1, e.g. seeds = [0, 1, 2]")
     if len(set(seeds)) != len(seeds):
         raise UserError(f"{path}: seeds {seeds} repeat a seed; each seed once")
     data = tuple(_check_source(source, index, path) for index, source in enumerate(raw["data"], start=1))
     methods = tuple(_method_entry(entry, index, path) for index, entry in enumerate(raw["methods"], start=1))
-    return Suite(name=raw.get("name", path.stem), description=raw.get("description", ""),
+    return Suite(name=name, description=raw.get("description", ""),
                  device=raw.get("device", "auto"), seeds=tuple(seeds), data=data, methods=methods, path=path)
+
+
+def run_folder(name: str) -> Path:
+    """The default run folder of suite ``name``: ``runs/<name>``, refused unless ``name`` is one safe path
+    component (a ``Suite`` made in code skips ``load_suite``'s check)."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise UserError(f"suite name {name!r} cannot name a folder under runs/; give --out, or name the suite with "
+                        "1-64 letters, digits, '.', '_' or '-'")
+    return Path("runs") / name
 
 
 def _is_int(value: Any) -> bool:
