@@ -19,9 +19,10 @@ import torch
 from tqdm import tqdm
 
 from dip_bench.bench import lpips_metric, metrics
-from dip_bench.bench.atomic import write_png, write_text
+from dip_bench.bench.atomic import DiskFull, write_text
 from dip_bench.bench.registry import create, get_method
 from dip_bench.bench.results import ROWS, write_row
+from dip_bench.bench.seal import save_inputs as seal_inputs
 from dip_bench.bench.seal import store_output
 from dip_bench.bench.suite import Row
 from dip_bench.contract import call_method, composite
@@ -42,14 +43,9 @@ def corrupted(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def save_inputs(run_dir: Path, row: Row) -> None:
-    """Clean image and masked input (holes white) for the report's grid, written once."""
-    pair = row.pair
-    clean = run_dir / "inputs" / f"{pair.image_name}.png"
-    masked = run_dir / "inputs" / f"{pair.image_name}__{pair.mask_name}.png"
-    if not clean.exists():
-        write_png(clean, pair.image)
-    if not masked.exists():
-        write_png(masked, np.where(pair.mask[..., None], pair.image, 1.0))
+    """The row's clean image and mask, stored losslessly for its seals, and the masked input for the report
+    (``bench.seal.save_inputs``)."""
+    seal_inputs(run_dir, row.pair)
 
 
 def skip_reason(row: Row) -> str | None:
@@ -115,7 +111,7 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
                 **{key: record[key] for key in ("es_iter", "es_saved_iters") if key in record},
                 **monitor.labelled,
             })
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, DiskFull):  # a full disk stops the run (finished rows kept): --resume
             raise
         except Exception as error:  # noqa: BLE001 - one method's failure must not stop the run
             if isinstance(error, torch.cuda.OutOfMemoryError):
