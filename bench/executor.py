@@ -520,7 +520,7 @@ def still_running(out: Path) -> Submission | None:
 
 def run(args: argparse.Namespace) -> int:
     """``dip-bench run`` through an executor: check, plan, submit, watch, settle, merge, report."""
-    from dip_bench.bench import cmd_run
+    from dip_bench.bench.cli import run as cmd_run
     from dip_bench.bench.atomic import check_writable_dir
     from dip_bench.bench.estimate import describe, estimate, row_seconds
     from dip_bench.contract import resolve_device

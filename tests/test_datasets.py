@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from dip_bench import datasets
-from dip_bench.bench import cmd_data
+from dip_bench.bench.cli import data as cmd_data
 from dip_bench.datasets import (
     HOLE_RANGES,
     IMAGES,

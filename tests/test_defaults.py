@@ -16,7 +16,7 @@ from skimage.metrics import structural_similarity
 
 from dip_bench.baselines._boundary import hole_mask_uint8
 from dip_bench.bench import metrics
-from dip_bench.bench.cmd_reference import DETECT_DB
+from dip_bench.bench.cli.reference import DETECT_DB
 from dip_bench.bench.reference import FLOOR, K_DETECT, K_MAX, K_SE, TRIM, trimmed_mean
 from dip_bench.bench.registry import BUILTIN
 from dip_bench.contract import to_uint8

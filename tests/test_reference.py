@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import dip_bench.bench
-from dip_bench.bench.cmd_reference import DETECT_DB
+from dip_bench.bench.cli.reference import DETECT_DB
 from dip_bench.bench.check import compare
 from dip_bench.bench.meta import deciding_packages
 from dip_bench.bench.reference import CENTER, CONFIG, config_label, load_reference, meta_path

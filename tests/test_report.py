@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dip_bench.bench import balance, cmd_report
+from dip_bench.bench import balance
+from dip_bench.bench.cli import report as cmd_report
 from dip_bench.bench.atomic import write_png
 from dip_bench.bench.report import compare, markdown_table, summary_table, write_report
 from dip_bench.bench.report.cells import Cell, Table, mark_best

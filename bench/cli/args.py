@@ -1,10 +1,21 @@
-"""Method parameters from the command line: ``--param key=value``, typed against the method's signature."""
+"""Argument-parsing helpers of the command line: comma-separated names (``--methods a,b``) and method parameters
+(``--param key=value``, typed against the method's signature)."""
 from __future__ import annotations
 
 import typing
 from typing import Any
 
 from dip_bench.contract import UserError
+
+
+def names(text: str | None, option: str) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]`` (``None`` stays ``None``); an empty list is a ``UserError`` naming ``option``."""
+    if text is None:
+        return None
+    found = [name.strip() for name in text.split(",") if name.strip()]
+    if not found:
+        raise UserError(f"{option} {text!r}: give comma-separated names")
+    return found
 
 
 def parse_value(text: str) -> Any:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from dip_bench.contract import UserError, call_method, composite, resolve_device, to_uint8
 from dip_bench.bench import metrics
 from dip_bench.bench.atomic import check_output_file, write_png
-from dip_bench.bench.params import parse_params
+from dip_bench.bench.cli.args import parse_params
 from dip_bench.bench.registry import create, get_method
 from dip_bench.datasets import check_pair, load_image, load_mask
 

@@ -1,4 +1,5 @@
-"""``dip-bench``: the command line. Each subcommand lives in its own ``bench.cmd_*`` module with a ``register``.
+"""``dip-bench``: the command line. Each subcommand (verb) lives in its own module ``bench.cli.<verb>`` with a
+``register(sub)`` that adds its parser and sets ``func``; ``bench.cli.args`` holds the argument-parsing helpers.
 
 A user's mistake (bad file, unknown method, missing weights) is one line on stderr and exit code 2; ``--debug``
 shows the traceback instead.
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"dip_bench.bench.cmd_{name}").register(sub)
+        importlib.import_module(f"dip_bench.bench.cli.{name}").register(sub)
     return parser
 
 
@@ -75,7 +76,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dip-bench: interrupted; finished rows are kept (use --resume)", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dip_bench.bench import balance, estimate, executor, lpips_metric
 from dip_bench.bench.atomic import check_writable_dir, write_text
+from dip_bench.bench.cli.args import names
 from dip_bench.bench.meta import environment
 from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
 from dip_bench.bench.runner import run_rows, skip_reason
@@ -35,15 +36,6 @@ from dip_bench.bench.suite import (
     shard,
 )
 from dip_bench.contract import UserError, resolve_device
-
-
-def _names(text: str | None, option: str) -> list[str] | None:
-    if text is None:
-        return None
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise UserError(f"{option} {text!r}: give comma-separated names")
-    return names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,7 +68,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dic
         raise UserError("--resume and --overwrite contradict each other: --resume keeps the results in --out, "
                         "--overwrite moves them aside; choose one")
     shard_kn = parse_shard(args.shard) if args.shard else None
-    methods, images = _names(args.methods, "--methods"), _names(args.images, "--images")
+    methods, images = names(args.methods, "--methods"), names(args.images, "--images")
     if args.data_root is not None and not args.data_root.is_dir():
         raise UserError(f"--data-root {args.data_root}: folder not found")
     suite = load_suite(args.suite)
