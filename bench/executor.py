@@ -1,8 +1,9 @@
-"""``dip-bench run --executor slurm | local``: the rows of a run go out as a submitit job array and come back into
-the same run folder.
+"""The local and Slurm backends of ``dip-bench run --executor slurm | local``: the rows planned by ``bench.cli.run``
+go out as a submitit job array and come back, finished, into the same run folder (``open_backend``, ``plan_tasks``,
+``submit_tasks`` or ``attach``, then ``collect``).
 
-The rows to run are cut into ``--jobs`` tasks, balanced by their estimated time (``bench.estimate``) and grouped so
-that rows of one net (method and preset) and size share a task. Each task loads the suite again on its node, picks
+The rows to run are cut into ``--jobs`` tasks by ``bench.tasks``: balanced by their estimated time
+(``bench.estimate``) and grouped so that rows of one net (method and preset) and size share a task. Each task loads the suite again on its node, picks
 its rows by id (``bench.results``: the same suite gives the same ids everywhere) and runs them with
 ``bench.runner.run_rows`` into the run folder; every finished row is its own atomically written file, so all tasks
 write one folder at once. The submitting command prints the plan, watches ``rows/`` with a progress bar and, when
@@ -16,8 +17,8 @@ state comes from ``squeue`` while the controller holds it and from ``sacct`` (th
 without an accounting database works too (``task_states``). Tested against a real single-node Slurm
 (``.ci/slurm.sh``, ``tests/test_slurm.py``). ``local`` runs the same tasks as processes of this machine through
 submitit's local executor (GPUs hidden unless ``--slurm-gpus-per-job`` asks for them; ``Ctrl-C`` stops them).
-Options come from the command line, else ``--cluster-config FILE.toml``, else the suite's ``[executor]`` table,
-with the keys::
+Options come from the command line, else ``--cluster-config FILE.toml``, else the suite's ``[executor]`` table
+(``bench.cli.cluster``), with the keys::
 
     [executor]
     executor = "slurm"            # inprocess (default) | local | slurm
@@ -34,16 +35,14 @@ live in ``<run folder>/executor/``. submitit is optional: ``pip install 'dip-ben
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import difflib
 import json
-import math
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,44 +50,23 @@ from typing import Any
 from tqdm import tqdm
 
 from dip_bench.bench.atomic import write_text
+from dip_bench.bench.estimate import describe, estimate, row_seconds
 from dip_bench.bench.results import ROWS, write_row
-from dip_bench.bench.suite import Row, expand_rows, load_pairs, load_suite, tomllib
-from dip_bench.contract import UserError
+from dip_bench.bench.runner import row_fields, run_rows
+from dip_bench.bench.suite import Row, Suite, expand_rows, load_pairs, load_suite
+from dip_bench.bench.tasks import group_rows, time_limit_min
+from dip_bench.contract import UserError, resolve_device
 
 BACKENDS = ("inprocess", "local", "slurm")
-CONFIG_KEYS = ("executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_param")
-#: submitit parameters that have their own option (``--slurm-param`` may not set them)
-OWN_PARAMS = {"partition": "--slurm-partition", "gpus_per_node": "--slurm-gpus-per-job", "time": "--slurm-time",
-              "timeout_min": "--slurm-time"}
 STATE_DIR = "executor"
 RECORD = "submission.json"
 POLL_S = {"local": 0.5, "slurm": 15.0}
 #: Slurm states of a task that has not ended yet (PREEMPTED: submitit requeues it)
 ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "RESIZING", "SIGNALING",
           "STAGE_OUT", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT", "PREEMPTED"}
-#: default time limit of a task: this factor times its longest estimate plus a margin, never under the floor
-TIME_FACTOR, TIME_MARGIN_MIN, TIME_FLOOR_MIN = 1.5, 10, 30
 
 
-# --- options -------------------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The executor options of ``dip-bench run``."""
-    group = parser.add_argument_group("cluster (submitit; see bench/executor.py)")
-    group.add_argument("--executor", choices=BACKENDS,
-                       help="inprocess (default): rows run in this process; slurm: a job array through submitit; "
-                            "local: the same tasks as processes of this machine")
-    group.add_argument("--jobs", type=int, help="number of tasks of the job array (default: one per net and size)")
-    group.add_argument("--slurm-partition", help="Slurm partition")
-    group.add_argument("--slurm-gpus-per-job", type=int, help="GPUs per task (default 1 on cuda/auto, else 0)")
-    group.add_argument("--slurm-time", type=int, help="time limit per task in minutes (default from the estimate)")
-    group.add_argument("--slurm-param", action="append", metavar="KEY=VALUE",
-                       help="any other submitit SlurmExecutor parameter (account, qos, constraint, mem_gb, "
-                            "cpus_per_task, array_parallelism, ...); repeatable")
-    group.add_argument("--cluster-config", type=Path, help="TOML file with an [executor] table of these keys")
-    group.add_argument("--attach", action="store_true",
-                       help="watch the tasks submitted earlier to --out, then merge and report")
+# --- settings ------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -101,98 +79,6 @@ class Config:
     gpus_per_job: int | None = None
     time_min: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def _value(text: str) -> Any:
-    """``--slurm-param`` value: TOML scalar when it parses as one (``8``, ``1.5``, ``true``, ``"x"``), else text."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _table(path: Path, where: str, required: bool) -> dict[str, Any]:
-    """The ``[executor]`` table of a TOML file (``{}`` when it has none and none is ``required``)."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{where} {path}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{where} {path}: not valid TOML ({str(error).splitlines()[0]})") from None
-    table = raw.get("executor")
-    if table is None and not required:
-        return {}
-    if not isinstance(table, dict):
-        raise UserError(f"{where} {path}: needs an [executor] table (keys: {', '.join(CONFIG_KEYS)})")
-    unknown = sorted(set(table) - set(CONFIG_KEYS))
-    if unknown:
-        raise UserError(f"{path}: [executor]: unknown key {', '.join(unknown)} (allowed: {', '.join(CONFIG_KEYS)})")
-    return table
-
-
-def resolve_config(args: argparse.Namespace, suite_path: Path) -> Config:
-    """Command line over ``--cluster-config`` over the suite's ``[executor]`` table, each value checked."""
-    merged: dict[str, Any] = {"slurm_param": {}}
-    sources = [(_table(suite_path, "--suite", False), f"{suite_path}: [executor]")]
-    if args.cluster_config is not None:
-        sources.append((_table(args.cluster_config, "--cluster-config", True),
-                        f"{args.cluster_config}: [executor]"))
-    cli = {"executor": args.executor, "jobs": args.jobs, "slurm_partition": args.slurm_partition,
-           "slurm_gpus_per_job": args.slurm_gpus_per_job, "slurm_time": args.slurm_time,
-           "slurm_param": dict(_key_value(item) for item in args.slurm_param or [])}
-    sources.append((cli, "--"))
-    for table, where in sources:
-        for key, value in table.items():
-            if value is None:
-                continue
-            _check(key, value, where)
-            if key == "slurm_param":
-                merged["slurm_param"] = {**merged["slurm_param"], **value}
-            else:
-                merged[key] = value
-    config = Config(backend=merged.get("executor", "inprocess"), jobs=merged.get("jobs"),
-                    partition=merged.get("slurm_partition"), gpus_per_job=merged.get("slurm_gpus_per_job"),
-                    time_min=merged.get("slurm_time"), params=merged["slurm_param"])
-    given = [option for option, value in (("--jobs", args.jobs), ("--slurm-partition", args.slurm_partition),
-                                          ("--slurm-gpus-per-job", args.slurm_gpus_per_job),
-                                          ("--slurm-time", args.slurm_time), ("--slurm-param", args.slurm_param),
-                                          ("--attach", args.attach or None)) if value is not None]
-    if config.backend == "inprocess" and given:
-        raise UserError(f"{given[0]} needs --executor slurm or local (rows run in this process by default)")
-    return config
-
-
-def _key_value(item: str) -> tuple[str, Any]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise UserError(f"--slurm-param {item!r}: give KEY=VALUE, e.g. --slurm-param account=my-lab")
-    return key.strip(), _value(value.strip())
-
-
-def _check(key: str, value: Any, where: str) -> None:
-    """One executor setting, by its key; ``where`` is ``--`` for the command line or the file's table."""
-    shown = f"--{key.replace('_', '-')}" if where == "--" else f"{where} {key}"
-    if key == "executor" and value not in BACKENDS:
-        raise UserError(f"{shown} = {value!r}: choose {', '.join(BACKENDS)}")
-    counts = {"jobs": 1, "slurm_gpus_per_job": 0, "slurm_time": 1}
-    if key in counts and (isinstance(value, bool) or not isinstance(value, int) or value < counts[key]):
-        raise UserError(f"{shown} = {value!r}: give an integer >= {counts[key]}")
-    if key == "slurm_partition" and (not isinstance(value, str) or not value):
-        raise UserError(f"{shown} = {value!r}: give a partition name")
-    if key == "slurm_param":
-        if not isinstance(value, dict):
-            raise UserError(f"{shown}: must be a table of KEY = VALUE")
-        for name in value:
-            if name in OWN_PARAMS:
-                option = OWN_PARAMS[name]
-                raise UserError(f"{shown}: set {name} with {option} (or {option[2:].replace('-', '_')} in "
-                                "[executor]), not as a parameter")
-
-
-def selected(args: argparse.Namespace) -> bool:
-    """Whether ``dip-bench run`` goes through an executor (``--executor``, ``--cluster-config`` or the suite's
-    ``[executor]`` table) rather than running rows in this process."""
-    return resolve_config(args, load_suite(args.suite).path).backend != "inprocess"
 
 
 def import_submitit(backend: str) -> Any:
@@ -242,9 +128,6 @@ class Task:
     the rerun skips the rows already written."""
 
     def __call__(self, spec: TaskSpec) -> dict[str, int]:
-        from dip_bench.bench.runner import run_rows
-        from dip_bench.contract import resolve_device
-
         suite = load_suite(spec.suite)
         out = Path(spec.out)
         pairs = load_pairs(suite, Path(spec.data_root) if spec.data_root else None, run_dir=out)
@@ -266,49 +149,6 @@ class Task:
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, spec)
-
-
-def net_key(row: Row) -> tuple[str, str, str]:
-    """Rows with the same key build the same net: method, preset and image size."""
-    h, w = row.pair.image.shape[:2]
-    return row.method.name, row.method.preset, f"{w}x{h}"
-
-
-def group_rows(rows: Sequence[Row], jobs: int | None, cost: Callable[[Row], float]) -> list[list[Row]]:
-    """Cut ``rows`` into at most ``jobs`` tasks of balanced cost (seconds), keeping rows of one net and size
-    together: each net's rows are split into consecutive chunks of about equal cost, at most half the mean task
-    cost, and the chunks go, largest first, to a task that already holds that net while it stays within the mean,
-    else to the least loaded task (longest-processing-time rule). ``jobs=None``: one task per net and
-    size. Deterministic; each task keeps the suite's row order; empty tasks are dropped."""
-    groups: dict[tuple[str, str, str], list[tuple[int, Row]]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(net_key(row), []).append((index, row))
-    jobs = min(jobs or len(groups), len(rows))
-    costs = {index: max(cost(row), 1e-3) for index, row in enumerate(rows)}
-    cap = sum(costs.values()) / jobs
-    chunks: list[tuple[tuple[str, str, str], list[tuple[int, Row]]]] = []
-    for key, members in groups.items():
-        group_cost = sum(costs[i] for i, _ in members)
-        target = group_cost / math.ceil(2 * group_cost / cap - 1e-9)
-        chunk: list[tuple[int, Row]] = []
-        for member in members:
-            if chunk and sum(costs[i] for i, _ in chunk) + costs[member[0]] / 2 > target * (1 + 1e-9):
-                chunks.append((key, chunk))
-                chunk = []
-            chunk.append(member)
-        chunks.append((key, chunk))
-    chunks.sort(key=lambda c: (-sum(costs[i] for i, _ in c[1]), c[1][0][0]))
-    tasks: list[list[tuple[int, Row]]] = [[] for _ in range(jobs)]
-    nets: list[set[tuple[str, str, str]]] = [set() for _ in range(jobs)]
-    loads = [0.0] * jobs
-    for key, chunk in chunks:
-        chunk_cost = sum(costs[i] for i, _ in chunk)
-        same_net = [j for j in range(jobs) if key in nets[j] and loads[j] + chunk_cost <= cap * (1 + 1e-9)]
-        k = min(same_net or range(jobs), key=lambda j: (loads[j], j))
-        tasks[k].extend(chunk)
-        nets[k].add(key)
-        loads[k] += chunk_cost
-    return [[row for _, row in sorted(task, key=lambda member: member[0])] for task in tasks if task]
 
 
 # --- submitting, watching, settling -------------------------------------------------------------------------------
@@ -501,8 +341,6 @@ def settle(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> int
 
 def write_failed(out: Path, row: Row, reason: str) -> None:
     """A ``failed: reason`` row file for a row whose task never wrote it."""
-    from dip_bench.bench.runner import row_fields
-
     write_row(out, row.definition(), {**row_fields(row, "?"), "status": f"failed: {reason}"})
 
 
@@ -515,20 +353,24 @@ def still_running(out: Path) -> Submission | None:
     return submission if not all(ended for ended, _ in task_states(submission)) else None
 
 
-# --- the command ---------------------------------------------------------------------------------------------------
+# --- the backend ---------------------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
-    """``dip-bench run`` through an executor: check, plan, submit, watch, settle, merge, report."""
-    from dip_bench.bench.cli import run as cmd_run
-    from dip_bench.bench.atomic import check_writable_dir
-    from dip_bench.bench.estimate import describe, estimate, row_seconds
-    from dip_bench.contract import resolve_device
+@dataclass(frozen=True)
+class Backend:
+    """A local or Slurm backend, checked: its settings, the device each task resolves on its node (``requested``),
+    the GPUs per task and the device type the rows are estimated for."""
 
-    suite = load_suite(args.suite)
-    config = resolve_config(args, suite.path)
+    config: Config
+    requested: str
+    gpus: int
+    device_type: str
+
+
+def open_backend(config: Config, requested: str) -> Backend:
+    """Check the backend (submitit, Slurm, partition, parameters) and the device against the GPUs per task, before
+    any work."""
     check_backend(config)
-    requested = args.device or suite.device
     if requested != "auto" and not requested.startswith(("cpu", "cuda")):
         raise UserError(f"--device {requested!r}: choose auto, cpu, cuda or cuda:N")
     wants_gpu = requested != "cpu"
@@ -538,52 +380,68 @@ def run(args: argparse.Namespace) -> int:
     if requested.startswith("cuda") and gpus == 0:
         raise UserError(f"--device {requested} with --slurm-gpus-per-job 0: the tasks would have no GPU; ask for "
                         "one or use --device cpu")
-    # rows are checked and methods built here on the CPU; each task resolves the device on its own node
-    every_row, rows, out, _, meta = cmd_run.plan(argparse.Namespace(
-        **{**vars(args), "device": "cpu", "resume": args.resume or args.attach}))
-    out = out.resolve()
-    check_writable_dir(out, "--out")
-    rows_by_id = {row.id: row for row in every_row}
-    if args.attach:
-        submission = load_submission(out)
-        unknown = [rid for task in submission.tasks for rid in task if rid not in rows_by_id]
-        if unknown:
-            raise UserError(f"--attach: {len(unknown)} submitted rows are not in this suite (e.g. {unknown[0]}); give "
-                            "the --suite, --seeds and --data-root of the submitting command")
-    else:
-        running = still_running(out) if args.resume or args.overwrite else None
-        if running is not None:
-            raise UserError(f"--out {out}: tasks of job array {running.array_id} are still running; watch them with "
-                            f"--attach, or cancel them first (scancel {running.array_id})")
-        rows = cmd_run.prepare(args, out, every_row, rows, meta)
-        device_type = "cuda" if gpus > 0 and wants_gpu else "cpu"
-        tasks = group_rows(rows, config.jobs, lambda row: row_seconds(
-            row.method.name, dict(row.method.params), row.pair.image.shape[:2], device_type)[0]) if rows else []
-        per_task = [estimate(task, device_type) for task in tasks]
-        time_min = config.time_min or max(TIME_FLOOR_MIN, math.ceil(
-            TIME_FACTOR * max((e.seconds for e in per_task), default=0.0) / 60 + TIME_MARGIN_MIN))
-        where = f"partition {config.partition}, " if config.backend == "slurm" and config.partition else ""
-        print(f"plan: {len(rows)} rows in {len(tasks)} tasks on {config.backend} ({where}{gpus} GPU per task, "
-              f"time limit {time_min} min per task)")
-        if per_task:
-            hours = sum(e.seconds for e in per_task) / 3600
-            amount = f"{hours * gpus:.2f} GPU-hours" if device_type == "cuda" else f"{hours:.2f} CPU-hours"
-            print(f"plan: about {amount} in all; longest task {describe(max(per_task))}")
-        meta["executor"] = {"backend": config.backend, "tasks": len(tasks), "device": requested, "gpus_per_task": gpus,
-                            "time_min": time_min, "partition": config.partition, "params": config.params}
-        cmd_run.write_meta(out, meta, "cpu")
-        if not rows:
-            return cmd_run.finish(args, out, [])
-        baseline = {row.id: row_stamp(out, row.id) for row in rows}
-        specs = [TaskSpec(str(suite.path.resolve()), str(args.data_root.resolve()) if args.data_root else None,
-                          tuple(range(args.seeds)) if args.seeds else None, requested, str(out),
-                          tuple(row.id for row in task), {row.id: baseline[row.id] for row in task})
-                 for task in tasks]
-        executor = make_executor(config, out / STATE_DIR / "logs", gpus, time_min, len(tasks),
-                                 f"dip-bench-{suite.name}")
-        submission = submit(executor, config, specs, out, baseline)
-        print(f"submitted job array {submission.array_id} ({config.backend}, {len(tasks)} tasks); "
-              f"logs in {submission.folder}")
+    return Backend(config, requested, gpus, "cuda" if gpus > 0 and wants_gpu else "cpu")
+
+
+def attach(out: Path, rows_by_id: dict[str, Row]) -> Submission:
+    """``--attach``: the submission recorded in ``out``, whose rows must all be in this suite."""
+    submission = load_submission(out)
+    unknown = [rid for task in submission.tasks for rid in task if rid not in rows_by_id]
+    if unknown:
+        raise UserError(f"--attach: {len(unknown)} submitted rows are not in this suite (e.g. {unknown[0]}); give "
+                        "the --suite, --seeds and --data-root of the submitting command")
+    return submission
+
+
+def refuse_running(out: Path) -> None:
+    """Refuse to touch ``out`` while tasks of its recorded Slurm submission are still running."""
+    running = still_running(out)
+    if running is not None:
+        raise UserError(f"--out {out}: tasks of job array {running.array_id} are still running; watch them with "
+                        f"--attach, or cancel them first (scancel {running.array_id})")
+
+
+def plan_tasks(backend: Backend, rows: list[Row]) -> tuple[list[list[Row]], dict[str, Any]]:
+    """Cut ``rows`` into tasks (``bench.tasks``), print the plan and return the tasks with the ``executor`` entry
+    of ``meta.json``."""
+    config = backend.config
+    tasks = group_rows(rows, config.jobs, lambda row: row_seconds(
+        row.method.name, dict(row.method.params), row.pair.image.shape[:2], backend.device_type)[0]) if rows else []
+    per_task = [estimate(task, backend.device_type) for task in tasks]
+    time_min = config.time_min or time_limit_min(per_task)
+    where = f"partition {config.partition}, " if config.backend == "slurm" and config.partition else ""
+    print(f"plan: {len(rows)} rows in {len(tasks)} tasks on {config.backend} ({where}{backend.gpus} GPU per task, "
+          f"time limit {time_min} min per task)")
+    if per_task:
+        hours = sum(e.seconds for e in per_task) / 3600
+        amount = f"{hours * backend.gpus:.2f} GPU-hours" if backend.device_type == "cuda" else f"{hours:.2f} CPU-hours"
+        print(f"plan: about {amount} in all; longest task {describe(max(per_task))}")
+    return tasks, {"backend": config.backend, "tasks": len(tasks), "device": backend.requested,
+                   "gpus_per_task": backend.gpus, "time_min": time_min, "partition": config.partition,
+                   "params": config.params}
+
+
+def submit_tasks(backend: Backend, tasks: list[list[Row]], time_min: int, out: Path, suite: Suite,
+                 data_root: Path | None, seeds: int | None) -> Submission:
+    """Submit ``tasks`` (rows to run into ``out``) as one job array; each task finds its rows again on its node
+    from the suite file, ``data_root`` and ``seeds`` (``--seeds``) of the submitting command."""
+    baseline = {row.id: row_stamp(out, row.id) for task in tasks for row in task}
+    specs = [TaskSpec(str(suite.path.resolve()), str(data_root.resolve()) if data_root else None,
+                      tuple(range(seeds)) if seeds else None, backend.requested, str(out),
+                      tuple(row.id for row in task), {row.id: baseline[row.id] for row in task})
+             for task in tasks]
+    executor = make_executor(backend.config, out / STATE_DIR / "logs", backend.gpus, time_min, len(tasks),
+                             f"dip-bench-{suite.name}")
+    submission = submit(executor, backend.config, specs, out, baseline)
+    print(f"submitted job array {submission.array_id} ({backend.config.backend}, {len(tasks)} tasks); "
+          f"logs in {submission.folder}")
+    return submission
+
+
+def collect(submission: Submission, rows_by_id: dict[str, Row], out: Path) -> list[str] | None:
+    """Watch the tasks until every one has ended, then write a failed row for each row a task did not write;
+    returns the ids of the submitted rows, now all finished in ``out`` (``None``: ``Ctrl-C``, the local tasks
+    stopped or the Slurm tasks left running, with one message)."""
     try:
         watch(submission, out, POLL_S[submission.backend])
     except KeyboardInterrupt:
@@ -595,11 +453,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"\ndetached: the tasks of job array {submission.array_id} keep running on the cluster.\n"
                   f"  watch again, then merge and report:  {_command(['--attach'])}\n"
                   f"  cancel them:                         scancel {submission.array_id}", file=sys.stderr)
-        return 130
+        return None
     lost = settle(submission, rows_by_id, out)
     if lost:
         print(f"{lost} rows of tasks that ended early are marked failed; add --resume to submit them again")
-    return cmd_run.finish(args, out, [rid for task in submission.tasks for rid in task])
+    return [rid for task in submission.tasks for rid in task]
 
 
 def _command(extra: list[str]) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dip_bench.bench import executor
+from dip_bench.bench import executor, tasks
+from dip_bench.bench.cli import cluster
 from dip_bench.bench.cli import main
 from dip_bench.bench.results import TIMING, read_results
 from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
@@ -148,13 +149,13 @@ def test_two_processes_writing_one_run_folder_lose_and_duplicate_nothing(tmp_pat
 
 def test_group_rows_balances_and_keeps_nets_together(tmp_path: Path):
     rows = rows_of(write_suite(tmp_path))
-    tasks = executor.group_rows(rows, 3, lambda row: 1.0)
-    assert sorted(len(task) for task in tasks) == [4, 4, 4]
-    assert all(len({executor.net_key(row) for row in task}) == 1 for task in tasks)
-    assert sorted(row.id for task in tasks for row in task) == sorted(row.id for row in rows)
-    assert len(executor.group_rows(rows, None, lambda row: 1.0)) == 3  # default: one task per net and size
-    assert len(executor.group_rows(rows, 50, lambda row: 1.0)) == 12  # never more tasks than rows
-    heavy = executor.group_rows(rows, 2, lambda row: 10.0 if row.method.name == "biharmonic" else 1.0)
+    grouped = tasks.group_rows(rows, 3, lambda row: 1.0)
+    assert sorted(len(task) for task in grouped) == [4, 4, 4]
+    assert all(len({tasks.net_key(row) for row in task}) == 1 for task in grouped)
+    assert sorted(row.id for task in grouped for row in task) == sorted(row.id for row in rows)
+    assert len(tasks.group_rows(rows, None, lambda row: 1.0)) == 3  # default: one task per net and size
+    assert len(tasks.group_rows(rows, 50, lambda row: 1.0)) == 12  # never more tasks than rows
+    heavy = tasks.group_rows(rows, 2, lambda row: 10.0 if row.method.name == "biharmonic" else 1.0)
     assert sorted(sum(10.0 if r.method.name == "biharmonic" else 1.0 for r in task) for task in heavy) == [24, 24]
 
 
@@ -265,5 +266,5 @@ def test_cluster_config_and_suite_table(tmp_path: Path):
     config_file.write_text('[executor]\nslurm_partition = "b"\nslurm_time = 60\n')
     args = main.__globals__["build_parser"]().parse_args(
         ["run", "--suite", str(suite), "--cluster-config", str(config_file), "--jobs", "5"])
-    config = executor.resolve_config(args, suite)
+    config = cluster.resolve_config(args, suite)
     assert config == executor.Config("slurm", 5, "b", None, 60, {"qos": "low"})

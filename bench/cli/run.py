@@ -20,6 +20,8 @@ from pathlib import Path
 from dip_bench.bench import balance, estimate, executor, lpips_metric
 from dip_bench.bench.atomic import check_writable_dir, write_text
 from dip_bench.bench.cli.args import names
+from dip_bench.bench.cli.cluster import add_arguments as add_cluster_arguments
+from dip_bench.bench.cli.cluster import resolve_config
 from dip_bench.bench.meta import environment
 from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
 from dip_bench.bench.runner import run_rows, skip_reason
@@ -55,26 +57,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write report.md at the end")
     parser.add_argument("--allow-long", action="store_true",
                         help=f"run even when the estimate exceeds {estimate.LONG_H:,.0f} hours")
-    executor.add_arguments(parser)
+    add_cluster_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def plan(args: argparse.Namespace) -> tuple[list[Row], list[Row], Path, str, dict]:
-    """Check everything and return (all rows of the suite, rows selected by the options, run folder, device,
-    meta fields); raises ``UserError`` before anything is written."""
+def plan(args: argparse.Namespace, suite: Suite, device: str | None, resume: bool
+         ) -> tuple[list[Row], list[Row], Path, str, dict]:
+    """Check everything for ``suite`` (rows checked and methods built on ``device``, default the suite's; ``resume``:
+    a run folder with results is fine) and return (all rows of the suite, rows selected by the options, run folder,
+    device, meta fields); raises ``UserError`` before anything is written."""
     if args.seeds is not None and not 1 <= args.seeds <= 1000:
         raise UserError(f"--seeds {args.seeds}: give a number of seeds between 1 and 1000")
-    if args.resume and args.overwrite:
+    if resume and args.overwrite:
         raise UserError("--resume and --overwrite contradict each other: --resume keeps the results in --out, "
                         "--overwrite moves them aside; choose one")
     shard_kn = parse_shard(args.shard) if args.shard else None
     methods, images = names(args.methods, "--methods"), names(args.images, "--images")
     if args.data_root is not None and not args.data_root.is_dir():
         raise UserError(f"--data-root {args.data_root}: folder not found")
-    suite = load_suite(args.suite)
     out = args.out or run_folder(suite.name)
-    check_run_folder(out, args.resume, args.overwrite)
-    device = str(resolve_device(args.device or suite.device))
+    check_run_folder(out, resume, args.overwrite)
+    device = str(resolve_device(device or suite.device))
     known_methods = {entry.name for entry in suite.methods}
     for name in methods or []:
         if name not in known_methods:
@@ -209,9 +212,13 @@ def finish(args: argparse.Namespace, out: Path, row_ids: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if executor.selected(args):
-        return executor.run(args)
-    every_row, rows, out, device, meta = plan(args)
+    """The suite is loaded once; its rows run in this process, or go to a local or Slurm backend
+    (``bench.executor``) that returns them finished in the run folder."""
+    suite = load_suite(args.suite)
+    config = resolve_config(args, suite.path)
+    if config.backend != "inprocess":
+        return run_tasks(args, suite, executor.open_backend(config, args.device or suite.device))
+    every_row, rows, out, device, meta = plan(args, suite, args.device, args.resume)
     check_writable_dir(out, "--out")
     rows = prepare(args, out, every_row, rows, meta)
     if rows:
@@ -223,3 +230,26 @@ def run(args: argparse.Namespace) -> int:
         rebuild_tables(out)  # Ctrl-C or a crash: the tables still show every finished row
         raise
     return finish(args, out, [row.id for row in rows])
+
+
+def run_tasks(args: argparse.Namespace, suite: Suite, backend: executor.Backend) -> int:
+    """The rows as tasks of ``backend``: plan, submit (or ``--attach``), collect, then the tables and report."""
+    # rows are checked and methods built here on the CPU; each task resolves the device on its own node
+    every_row, rows, out, _, meta = plan(args, suite, "cpu", args.resume or args.attach)
+    out = out.resolve()
+    check_writable_dir(out, "--out")
+    rows_by_id = {row.id: row for row in every_row}
+    if args.attach:
+        submission = executor.attach(out, rows_by_id)
+    else:
+        if args.resume or args.overwrite:
+            executor.refuse_running(out)
+        rows = prepare(args, out, every_row, rows, meta)
+        tasks, meta["executor"] = executor.plan_tasks(backend, rows)
+        write_meta(out, meta, "cpu")
+        if not rows:
+            return finish(args, out, [])
+        submission = executor.submit_tasks(backend, tasks, meta["executor"]["time_min"], out, suite, args.data_root,
+                                           args.seeds)
+    finished = executor.collect(submission, rows_by_id, out)
+    return 130 if finished is None else finish(args, out, finished)
