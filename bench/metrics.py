@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
-from dip_bench.contract import LABELS, ContractError, check_array
+from dip_bench.contract import LABELS, STOP_LABELS, ContractError, check_array, composite, to_uint8
 
 SSIM_ARGS = {"data_range": 1.0, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
@@ -39,6 +39,13 @@ def psnr_hole(reference: np.ndarray, test: np.ndarray, mask: np.ndarray) -> floa
     return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
+def score_as_stored(reference: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """``score`` of ``output`` as the harness would store it as a row's result: composited (known pixels from
+    ``reference``) and rounded to 8 bits (``seal.store_output``)."""
+    stored = to_uint8(composite(output, reference, mask)).reshape(reference.shape).astype(np.float32) / np.float32(255)
+    return score(reference, stored, mask)
+
+
 def score(reference: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Whole-image and hole-only PSNR/SSIM of ``output`` (H x W x C in [0, 1]) against ``reference``."""
     ref, out = reference.astype(np.float64), output.astype(np.float64)
@@ -58,7 +65,10 @@ class Monitor:
 
     A curve point (label None) becomes ``{"iteration", "loss", "psnr", "psnr_hole"}`` in ``curve`` (PSNRs of the raw
     output, whole image and holes only) and is passed on to ``on_point(iteration, stats)`` (a progress bar); a
-    labelled iterate is scored into ``labelled`` under its column (``contract.LABELS``: ``es-wmv`` → ``es_psnr``).
+    labelled iterate is scored into ``labelled`` under its column (``contract.LABELS``: ``es-wmv`` → ``es_psnr``);
+    a stopping rule's iterate (``contract.STOP_LABELS``) into ``stops[label]``: ``{"iter", "stop", "stopped"}`` and
+    its ``score_as_stored`` numbers. ``peak``: (index in ``curve``, output) of the first curve point with the best
+    hole PSNR (the oracle on the observed points).
     A wrong shown output, iteration, stats or label is a ``ContractError``.
     """
 
@@ -67,6 +77,8 @@ class Monitor:
         self.reference, self.mask, self.on_point = reference, mask, on_point
         self.curve: list[dict[str, float]] = []
         self.labelled: dict[str, float] = {}
+        self.stops: dict[str, dict[str, float]] = {}
+        self.peak: tuple[int, np.ndarray] | None = None
 
     def __call__(self, iteration: int, output: np.ndarray, stats: Mapping[str, float],
                  label: str | None = None) -> None:
@@ -81,13 +93,31 @@ class Monitor:
                 raise ContractError(f"observed loss at iteration {iteration} is {loss!r}, not a number")
             self.curve.append({"iteration": int(iteration), "loss": float(loss), "psnr": psnr(self.reference, shown),
                                "psnr_hole": psnr_hole(self.reference, shown, self.mask)})
+            hole = self.curve[-1]["psnr_hole"]
+            if self.peak is None or hole > self.curve[self.peak[0]]["psnr_hole"]:
+                self.peak = (len(self.curve) - 1, shown)
             if self.on_point is not None:
                 self.on_point(int(iteration), stats)
-        elif label in LABELS:
-            self.labelled[LABELS[label]] = psnr(self.reference, shown)
+        elif label in LABELS or label in STOP_LABELS:
+            if label in LABELS:
+                self.labelled[LABELS[label]] = psnr(self.reference, shown)
+            if label in STOP_LABELS:
+                self.stops[label] = {"iter": int(iteration), **self._stop_stats(iteration, label, stats),
+                                     **score_as_stored(self.reference, shown, self.mask)}
         else:
             raise ContractError(f"observed label {label!r} is unknown; use None for a curve point or one of "
-                                f"{', '.join(LABELS)}")
+                                f"{', '.join(dict.fromkeys([*LABELS, *STOP_LABELS]))}")
+
+    @staticmethod
+    def _stop_stats(iteration: int, label: str, stats: Mapping[str, float]) -> dict[str, float]:
+        """``{"stop", "stopped"}`` from a stopping rule's stats (``stop_iteration`` >= the chosen ``iteration``;
+        ``stopped`` 0 or 1); missing stats: stopped at the chosen iteration."""
+        stop, stopped = stats.get("stop_iteration", iteration), stats.get("stopped", 1.0)
+        if isinstance(stop, bool) or not isinstance(stop, (int, float, np.number)) or not float(stop).is_integer() \
+                or stop < iteration or stopped not in (0, 1):
+            raise ContractError(f"observed {label} stats {dict(stats)!r}: stop_iteration must be an integer >= the "
+                                f"chosen iteration {iteration} and stopped 0 or 1")
+        return {"stop": int(stop), "stopped": bool(stopped)}
 
     def best(self, final_psnr: float, final_iteration: int) -> tuple[float, int | None]:
         """(best whole-image PSNR of the raw output over the curve and the final output, its iteration); the final

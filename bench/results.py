@@ -33,8 +33,10 @@ one warning per folder; ``--resume`` reruns them.
 ``psnr_hole``/``ssim_hole`` over the hole only; ``psnr_raw`` is the raw network output over the whole image (DIP
 papers, Table 1); ``best_psnr``/``best_iter`` the best PSNR seen along the fit (the oracle a user never has);
 ``lpips`` only where LPIPS can run offline (see ``bench.lpips_metric``); ``es_*`` the iterate chosen by ES-WMV early
-stopping when enabled; ``restores`` how often DIP's divergence guard restored an earlier state; ``record`` the
-other scalar entries of the method's record as JSON.
+stopping (monitored on every DIP fit); ``stopping`` each stopping rule's stop, hole PSNR/SSIM there, gap to the
+oracle peak and iterations saved, as JSON (``bench.stopping``), ``stopping_saved_s`` the seconds saved; ``restores``
+how often DIP's divergence guard restored an earlier state; ``record`` the other scalar entries of the method's
+record as JSON.
 """
 from __future__ import annotations
 
@@ -62,14 +64,15 @@ KEY = ["method", "preset", "image", "mask", "seed"]
 INT_COLUMNS = ["seed", "pad", "iterations", "best_iter", "es_iter", "es_saved_iters", "restores"]
 FLOAT_COLUMNS = ["hole_ratio", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr", "es_psnr",
                  "seconds", "seconds_per_iter", "peak_memory_mb"]
-STR_COLUMNS = ["row_id", "method", "preset", "image", "mask", "size", "status", "device", "params", "output", "record"]
+STR_COLUMNS = ["row_id", "method", "preset", "image", "mask", "size", "status", "device", "params", "output", "record",
+               "stopping", "stopping_saved_s"]
 COLUMNS = ["row_id"] + KEY + [
     "size", "pad", "hole_ratio", "status", "psnr", "ssim", "psnr_hole", "ssim_hole", "lpips", "psnr_raw", "best_psnr",
     "best_iter", "es_iter", "es_psnr", "es_saved_iters", "restores", "iterations", "seconds", "seconds_per_iter",
-    "peak_memory_mb", "device", "params", "output", "record",
+    "peak_memory_mb", "device", "params", "output", "record", "stopping", "stopping_saved_s",
 ]
 #: columns that describe how long a row took, not what it computed (``merge`` ignores them when comparing)
-TIMING = ("seconds", "seconds_per_iter", "peak_memory_mb", "device", "record")
+TIMING = ("seconds", "seconds_per_iter", "peak_memory_mb", "device", "record", "stopping_saved_s")
 CURVE_COLUMNS = ["row_id"] + KEY + ["iteration", "loss", "psnr", "psnr_hole"]
 RESULTS, CURVES, META, ROWS = "results.csv", "curves.csv", "meta.json", "rows"
 STATUSES = ("ok", "skipped", "failed")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dip_bench.bench import lpips_metric, metrics
+from dip_bench.bench import lpips_metric, metrics, stopping
 from dip_bench.bench.atomic import DiskFull, write_text
 from dip_bench.bench.registry import create, get_method
 from dip_bench.bench.results import ROWS, write_row
@@ -111,6 +111,8 @@ def run_row(row: Row, device: str, run_dir: Path, bar: tqdm | None = None) -> di
                 **{key: record[key] for key in ("es_iter", "es_saved_iters") if key in record},
                 **monitor.labelled,
             })
+            result.update(stopping.columns(stopping.summarise(monitor, result, iterations),
+                                           result["seconds_per_iter"]))
         except (KeyboardInterrupt, DiskFull):  # a full disk stops the run (finished rows kept): --resume
             raise
         except Exception as error:  # noqa: BLE001 - one method's failure must not stop the run

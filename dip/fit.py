@@ -11,6 +11,10 @@ optional behaviours of the originals are settings of ``FitConfig``:
 - ``guard_drop_db``: restoration.ipynb's backtracking (``Backtracking``), off unless set;
 - ``early_stop``: ES-WMV (Wang et al. 2021, sun-umn/Early_Stopping_for_DIP ``ES_WMV.ipynb``; ``WindowedVariance``).
 
+Every fit is watched by the stopping rules of ``dip.stopping`` (ES-WMV, ES-EMV, Welford; held-out validation when
+pixels are held out): monitors that read each step's output and change no fitted value; after the fit each rule's
+chosen iterate is shown to the observer under the rule's label.
+
 ``FitStep`` exposes the step's phases (perturb, forward + loss, backward, update) so that the profiler and the FLOP
 counter run the same arithmetic; ``StepTimer`` and ``peak_memory`` are the one timing and memory helpers. The loop
 never sees the clean image: it shows its outputs to an observer (``Observe``), which the caller owns.
@@ -29,6 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from dip_bench.contract import UserError
+from dip_bench.dip.stopping import (
+    ExponentialVariance,
+    HoldoutValidation,
+    StopRule,
+    WelfordVariance,
+    WindowedVariance,
+)
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 PERTURBATIONS = ("fixed", "cumulative")
@@ -49,7 +60,9 @@ class FitConfig:
     ``None`` (default, as inpainting.ipynb) disables it. ``ema``: weight of the exponential moving average of outputs
     (official denoising: 0.99); when set, the average is the result. ``early_stop``: ``wmv`` is ES-WMV (see
     ``WindowedVariance``), stopping once its flag is up and returning the output at its best iteration;
-    ``wmv-monitor`` records that iteration but fits to the end. ``loss_scale``: factor s > 0 of the masked MSE,
+    ``wmv-monitor`` records that iteration but fits to the end. ``monitors``: watch the fit with every rule of
+    ``dip.stopping.MONITORED`` (``emv_*``: ES-EMV's α and patience; ``welford_*``: the handbook's δ and patience;
+    ``holdout_patience``: ours, used when ``fit_dip`` is given held-out pixels). ``loss_scale``: factor s > 0 of the masked MSE,
     applied as the mask value √s on known pixels (``loss_weight``; 1 leaves the loss untouched).
     """
 
@@ -67,6 +80,12 @@ class FitConfig:
     wmv_window: int = 100
     wmv_patience: int = 1000
     loss_scale: float = 1.0
+    monitors: bool = True
+    emv_alpha: float = 0.1
+    emv_patience: int = 1000
+    welford_delta: float = 0.99
+    welford_patience: int = 1000
+    holdout_patience: int = 1000
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -81,7 +100,8 @@ class FitConfig:
             raise UserError(f"unknown early stop {self.early_stop!r}: choose one of {', '.join(EARLY_STOPS)}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"ema must lie in (0, 1), got {self.ema}")
-        for name in ("every", "guard_every", "wmv_window", "wmv_patience"):
+        for name in ("every", "guard_every", "wmv_window", "wmv_patience", "emv_patience", "welford_patience",
+                     "holdout_patience"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr >= 0):
@@ -90,6 +110,10 @@ class FitConfig:
             raise UserError(f"sigma_p must be a finite number >= 0, got {self.sigma_p}")
         if not (math.isfinite(self.loss_scale) and self.loss_scale > 0):
             raise UserError(f"loss_scale must be a finite number > 0, got {self.loss_scale}")
+        if not 0.0 < self.emv_alpha < 1.0:
+            raise UserError(f"emv_alpha must lie in (0, 1), got {self.emv_alpha}")
+        if not 0.0 < self.welford_delta <= 1.0:
+            raise UserError(f"welford_delta must lie in (0, 1], got {self.welford_delta}")
         if self.guard_drop_db is not None and not self.guard_drop_db > 0:
             raise UserError(f"guard_drop_db must be positive (dB), got {self.guard_drop_db}")
 
@@ -107,56 +131,6 @@ class FitResult:
     curve: list[dict[str, float]] = field(default_factory=list)
     restore_iters: list[int] = field(default_factory=list)
     early_stop: dict[str, float] = field(default_factory=dict)
-
-
-class WindowedVariance:
-    """ES-WMV (Wang et al. 2021; the official ``ES_WMV.ipynb`` rule), kept on the outputs' device.
-
-    Every iteration t: append the output to a window of the last W; once W are held, the score is
-    ``mean_k(sum((mean_window − x_k)²) / x.size)``. A score strictly below the best sets ``best_iteration = t``, keeps
-    that output and resets a counter; otherwise the counter grows, and the stop flag rises when it reaches the
-    patience P. Once the flag is up nothing moves any more (the official code stops calling its check). Before any
-    score, the best iteration is 0 (the official initial value). ``update`` never synchronises with the host; read
-    ``stopped`` (a 0-d bool tensor) every few steps.
-    """
-
-    def __init__(self, window: int, patience: int, like: torch.Tensor) -> None:
-        self.window, self.patience = window, patience
-        device = like.device
-        self.buffer = torch.zeros((window, *like.shape[1:]), device=device)
-        self.count = 0
-        self.best_score = torch.full((), math.inf, device=device)
-        self.best_iteration = torch.zeros((), dtype=torch.long, device=device)
-        self.wait = torch.zeros((), dtype=torch.long, device=device)
-        self.stopped = torch.zeros((), dtype=torch.bool, device=device)
-        self.stop_iteration = torch.full((), -1, dtype=torch.long, device=device)
-        self.best: torch.Tensor | None = None
-
-    @property
-    def scored(self) -> bool:
-        """Whether the window has been full at least once (before that, there is no detection)."""
-        return self.count >= self.window
-
-    def update(self, iteration: int, output: torch.Tensor) -> None:
-        """Add ``output`` (1, C, H, W), the output of step ``iteration`` (of the perturbed input)."""
-        output = output.detach().float()
-        if self.best is None:
-            self.best = output.clone()
-        self.buffer[self.count % self.window] = output[0]
-        self.count += 1
-        if not self.scored:
-            return
-        mean = self.buffer.mean(dim=0, keepdim=True)
-        score = (self.buffer - mean).square().flatten(1).sum(dim=1).div(output[0].numel()).mean()
-        active = ~self.stopped
-        improved = active & (score < self.best_score)
-        self.best_score = torch.where(improved, score, self.best_score)
-        self.best_iteration.masked_fill_(improved, iteration)
-        self.best = torch.where(improved, output, self.best)
-        self.wait = torch.where(improved, torch.zeros_like(self.wait), self.wait + active.long())
-        newly = active & (self.wait >= self.patience)
-        self.stop_iteration.masked_fill_(newly, iteration)
-        self.stopped = self.stopped | newly
 
 
 class Backtracking:
@@ -344,6 +318,20 @@ class FitStep:
         return self.net(self.z_base).float()
 
 
+def make_rules(config: FitConfig, target: torch.Tensor, held: torch.Tensor | None) -> list[StopRule]:
+    """The stopping rules that watch a fit (``dip.stopping``): every monitored rule when ``config.monitors``, ES-WMV
+    whenever ``config.early_stop`` asks for it, held-out validation when ``held`` is given."""
+    rules: list[StopRule] = []
+    if config.monitors or config.early_stop:
+        rules.append(WindowedVariance(config.wmv_window, config.wmv_patience, target))
+    if config.monitors:
+        rules.append(ExponentialVariance(config.emv_alpha, config.emv_patience, target))
+        rules.append(WelfordVariance(config.welford_delta, config.welford_patience, target))
+    if held is not None:
+        rules.append(HoldoutValidation(held, target, config.holdout_patience))
+    return rules
+
+
 def fit_dip(
     net: nn.Module,
     z: torch.Tensor,
@@ -353,15 +341,21 @@ def fit_dip(
     generator: torch.Generator,
     *,
     observe: Observe | None = None,
+    holdout: torch.Tensor | None = None,
 ) -> FitResult:
     """Fit ``net`` so that ``net(z)`` matches ``target`` on the known pixels (shapes as in ``FitStep``).
 
-    ``observe`` is shown each checked step's output (1, C, H, W) with ``{"loss": ...}`` (label None) and, after the
-    fit, the ES-WMV iterate (label ``"es-wmv"``, its iteration, no stats).
+    ``holdout`` (1, 1, H, W), 1 on known pixels left out of the loss and scored by held-out validation
+    (``dip.stopping.holdout_split``). ``observe`` is shown each checked step's output (1, C, H, W) with
+    ``{"loss": ...}`` (label None) and, after the fit, each stopping rule's chosen iterate (label = the rule's,
+    its iteration, stats ``{"stop_iteration", "stopped"}``; a rule that never scored shows nothing).
     """
+    if holdout is not None:
+        mask = mask * (1 - holdout)
     step = FitStep(net, z, target, mask, config, generator)
     guard = Backtracking(net, config.guard_drop_db, config.guard_every) if config.guard_drop_db else None
-    wmv = WindowedVariance(config.wmv_window, config.wmv_patience, target) if config.early_stop else None
+    rules = make_rules(config, target, holdout)
+    wmv = next((rule for rule in rules if isinstance(rule, WindowedVariance)), None)
     ema: torch.Tensor | None = None
     curve: list[dict[str, float]] = []
     warmup = min(10, config.iterations // 10)
@@ -375,8 +369,8 @@ def fit_dip(
             if it == warmup:
                 timer.start()
             loss, out = step(None if guard is None else lambda value, it=it: guard(it, value))
-            if wmv is not None:
-                wmv.update(it, out)
+            for rule in rules:
+                rule.update(it, out)
             if config.ema is not None:
                 ema = out.clone() if ema is None else ema.mul_(config.ema).add_(out, alpha=1 - config.ema)
             if it % config.every and it != last:
@@ -392,14 +386,18 @@ def fit_dip(
         final = step.final_output()
     output = ema if ema is not None else final
     early: dict[str, float] = {}
-    if wmv is not None and wmv.scored:
-        early = {"es_iter": int(wmv.best_iteration), "es_saved_iters": config.iterations - iterations}
-        if bool(wmv.stopped):
-            early["es_stop_iter"] = int(wmv.stop_iteration)
+    for rule in rules:
+        chosen = rule.report(iterations - 1)
+        if chosen is None:
+            continue
         if observe is not None:
-            observe(early["es_iter"], wmv.best, {}, "es-wmv")
-        if config.early_stop == "wmv":
-            output = wmv.best
+            observe(chosen[0], chosen[1], chosen[2], rule.label)
+        if rule is wmv:
+            early = {"es_iter": chosen[0], "es_saved_iters": config.iterations - iterations}
+            if chosen[2]["stopped"]:
+                early["es_stop_iter"] = int(chosen[2]["stop_iteration"])
+            if config.early_stop == "wmv":
+                output = chosen[1]
     return FitResult(
         output=output.clamp(0, 1),
         iterations=iterations,

@@ -25,6 +25,7 @@ from dip_bench.dip.fit import FitConfig, FitStep, Observe, fit_dip, peak_memory
 from dip_bench.dip.inputs import make_input
 from dip_bench.dip.nets import NETS, count_parameters
 from dip_bench.dip.presets import get_preset
+from dip_bench.dip.stopping import holdout_split
 
 #: the preset each net uses when none is given
 DEFAULT_PRESETS = {
@@ -47,6 +48,7 @@ class _Problem:
     mask: torch.Tensor
     generator: torch.Generator
     size: tuple[int, int]
+    held: torch.Tensor | None = None
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -65,13 +67,21 @@ def _seeds(seed: int) -> tuple[int, int, int]:
     return int(children[0]), int(children[1]), int(children[2])
 
 
+def _holdout_seed(seed: int) -> int:
+    """A fourth independent seed (the held-out pixels): the next word of the same stream as ``_seeds``."""
+    return int(np.random.SeedSequence(seed).generate_state(4)[3])
+
+
 class DIPInpainter:
     """Deep Image Prior inpainting with one of the nets in ``dip.nets.NETS``.
 
     ``preset`` names the fit settings (``dip/presets.toml``); every other keyword overrides one setting of it.
     ``upsample_mode`` overrides the net's upsampling (ablations). ``final_output`` ('clean' | 'perturbed') and
     ``guard`` (restoration.ipynb's backtracking on/off; threshold from the preset, else 5 dB) override the preset's.
-    ``seed`` fixes z, the weight init and the perturbation stream: on CPU the same seed gives a byte-identical result
+    ``holdout`` (a fraction in (0, 1), overriding the preset's) leaves a seeded share of the known pixels out of the
+    loss for held-out validation (ours; ``dip.stopping``); ``emv_*``, ``welford_*`` and ``holdout_patience`` set the
+    stopping rules that watch every fit (``FitConfig``).
+    ``seed`` fixes z, the weight init, the held-out pixels and the perturbation stream: on CPU the same seed gives a byte-identical result
     (for the same CPU instruction set, thread count and versions).
     """
 
@@ -100,6 +110,12 @@ class DIPInpainter:
         compile: bool = False,
         every: int = 50,
         loss_scale: float | None = None,
+        holdout: float | None = None,
+        holdout_patience: int = 1000,
+        emv_alpha: float = 0.1,
+        emv_patience: int = 1000,
+        welford_delta: float = 0.99,
+        welford_patience: int = 1000,
     ) -> None:
         if net not in NETS:
             raise UserError(f"unknown DIP net {net!r}: choose one of {', '.join(NETS)}")
@@ -108,8 +124,10 @@ class DIPInpainter:
         self.device = resolve_device(device)
         self.preset = get_preset(preset or DEFAULT_PRESETS[net]).with_overrides(
             iterations=iterations, lr=lr, sigma_p=sigma_p, perturbation=perturbation, input=input,
-            input_channels=input_channels, final_output=final_output, loss_scale=loss_scale,
+            input_channels=input_channels, final_output=final_output, loss_scale=loss_scale, holdout=holdout,
         )
+        if not 0.0 <= self.preset.holdout < 1.0:
+            raise UserError(f"holdout must be a fraction in [0, 1) of the known pixels, got {self.preset.holdout}")
         self.net_args = dict(self.preset.net_args) if net == self.preset.net else {}
         if upsample_mode is not None:
             self.net_args["upsample_mode"] = upsample_mode
@@ -120,7 +138,8 @@ class DIPInpainter:
             perturbation=self.preset.perturbation, final_output=self.preset.final_output, ema=ema, every=every,
             guard_drop_db=guard_db, precision=precision,
             early_stop=early_stop, wmv_window=wmv_window, wmv_patience=wmv_patience,
-            loss_scale=self.preset.loss_scale,
+            loss_scale=self.preset.loss_scale, holdout_patience=holdout_patience, emv_alpha=emv_alpha,
+            emv_patience=emv_patience, welford_delta=welford_delta, welford_patience=welford_patience,
         )
         self.channels_last = channels_last
         self.compile = compile
@@ -160,20 +179,27 @@ class DIPInpainter:
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
             z = z.contiguous(memory_format=torch.channels_last)
+        mask_tensor = torch.from_numpy(known.astype(np.float32))[None, None].to(self.device)
+        held = None
+        if self.preset.holdout > 0:
+            held = holdout_split(mask_tensor.cpu(), self.preset.holdout,
+                                 torch.Generator().manual_seed(_holdout_seed(self.seed))).to(self.device)
         return _Problem(
             net=net,
             run_net=torch.compile(net) if self.compile else net,
             z=z,
             target=_to_tensor(padded, self.device),
-            mask=torch.from_numpy(known.astype(np.float32))[None, None].to(self.device),
+            mask=mask_tensor,
             generator=torch.Generator(self.device).manual_seed(seed_noise),
             size=(h, w),
+            held=held,
         )
 
     def make_step(self, image: np.ndarray, mask: np.ndarray) -> FitStep:
         """The single fitting step for this image (what ``dip-bench profile`` times)."""
         problem = self.prepare(image, mask)
-        return FitStep(problem.run_net, problem.z, problem.target, problem.mask, self.config, problem.generator)
+        mask_in = problem.mask if problem.held is None else problem.mask * (1 - problem.held)
+        return FitStep(problem.run_net, problem.z, problem.target, mask_in, self.config, problem.generator)
 
     def __call__(
         self,
@@ -194,7 +220,7 @@ class DIPInpainter:
             def shown(iteration: int, out: torch.Tensor, stats: dict, label: str | None) -> None:
                 observe(iteration, _to_numpy(out, h, w), stats, label)
         result = fit_dip(problem.run_net, problem.z, problem.target, problem.mask, self.config, problem.generator,
-                         observe=shown)
+                         observe=shown, holdout=problem.held)
         output = _to_numpy(result.output, h, w)
         record: dict[str, Any] = {
             "iterations": result.iterations,
@@ -215,6 +241,7 @@ class DIPInpainter:
             "precision": self.config.precision,
             "seed": self.seed,
             "loss_scale": self.config.loss_scale,
+            "holdout": self.preset.holdout,
             "restores": len(result.restore_iters),
             "restore_iters": result.restore_iters,
             "peak_memory_mb": peak_memory(self.device)[0],

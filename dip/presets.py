@@ -31,6 +31,8 @@ class Preset:
     net's concatenations crop, so restoration.ipynb fits barbara at 514 x 514), else pads. ``net_args`` are keyword
     arguments of the builder of ``net`` (a name in ``dip.nets.NETS``) and apply only when that net is used.
     ``loss_scale``: factor of the masked MSE (``dip.fit.FitConfig``): 1, except DL59/ImPrior's 1/255².
+    ``holdout``: share of the known pixels left out of the loss for held-out validation (ours, ``dip.stopping``; 0 =
+    none, the originals').
     """
 
     name: str
@@ -46,6 +48,7 @@ class Preset:
     guard_drop_db: float | None = None
     fit_size: str = "padded"
     loss_scale: float = 1.0
+    holdout: float = 0.0
     net: str | None = None
     net_args: dict[str, Any] = field(default_factory=dict)
 

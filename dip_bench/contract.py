@@ -60,8 +60,9 @@ class Observer(Protocol):
     ``output``: the raw method output at step ``iteration`` (0-based), float32 H x W x C in [0, 1], the image's own
     size (no padding); ``stats``: the method's own numbers at that step, e.g. ``{"loss": ...}``. ``label=None`` marks
     a curve point (the harness scores it and moves the progress bar); a label names an iterate that a stopping rule
-    chose (``"es-wmv"``: the ES-WMV iterate, scored as ``es_psnr``). The harness may raise ``ContractError`` from it
-    (a wrong output); the method lets that propagate.
+    chose (``"es-wmv"``: the ES-WMV iterate, scored as ``es_psnr``; every label of ``STOP_LABELS``: a stopping rule's
+    iterate, with stats ``{"stop_iteration", "stopped"}``, scored into ``stopping``). The harness may raise
+    ``ContractError`` from it (a wrong output); the method lets that propagate.
     """
 
     def __call__(self, iteration: int, output: np.ndarray, stats: Mapping[str, float],
@@ -70,6 +71,9 @@ class Observer(Protocol):
 
 #: labels an observer understands, and the result column each scores
 LABELS = {"es-wmv": "es_psnr"}
+#: labels of stopping rules' chosen iterates (issue 28; their stats: ``stop_iteration``, ``stopped``), scored into the
+#: ``stopping`` column; ES-WMV's is both
+STOP_LABELS = ("es-wmv", "es-emv", "welford", "holdout")
 
 
 class Inpainter(Protocol):

@@ -30,7 +30,8 @@ _DIP_FACTORY = {"seed": 0, "device": "cpu", "preset": None, "iterations": None, 
                 "perturbation": None, "input": None, "input_channels": None, "upsample_mode": None,
                 "final_output": None, "guard": None, "ema": None, "precision": "fp32", "early_stop": None,
                 "wmv_window": 100, "wmv_patience": 1000, "channels_last": False, "compile": False, "every": 50,
-                "loss_scale": None}
+                "loss_scale": None, "holdout": None, "holdout_patience": 1000, "emv_alpha": 0.1, "emv_patience": 1000,
+                "welford_delta": 0.99, "welford_patience": 1000}
 #: every built-in factory's keyword defaults (beyond ``net``, fixed by the registry)
 FACTORY_DEFAULTS = {
     **dict.fromkeys(["dip-skip", "dip-encdec", "dip-encdec-skip", "dip-encdec-res", "dip-bicubic"], _DIP_FACTORY),
@@ -55,18 +56,23 @@ NET_DEFAULTS = {
 }
 FIT_DEFAULTS = {"lr": 0.01, "sigma_p": 1 / 30, "perturbation": "fixed", "final_output": "clean", "ema": None,
                 "every": 50, "guard_drop_db": None, "guard_every": 50, "precision": "fp32", "early_stop": None,
-                "wmv_window": 100, "wmv_patience": 1000, "loss_scale": 1.0}
+                "wmv_window": 100, "wmv_patience": 1000, "loss_scale": 1.0, "monitors": True, "emv_alpha": 0.1,
+                "emv_patience": 1000, "welford_delta": 0.99, "welford_patience": 1000, "holdout_patience": 1000}
 _SKIP_ARGS = {"filter_size_down": 3, "filter_size_up": 3, "filter_skip_size": 1, "pad": "reflection"}
 _OFFICIAL = {"input_scale": 0.1, "lr": 0.01, "perturbation": "fixed", "final_output": "clean", "guard_drop_db": None,
-             "fit_size": "padded", "loss_scale": 1.0, "net": "skip"}
+             "fit_size": "padded", "loss_scale": 1.0, "holdout": 0.0, "net": "skip"}
 _WALK = {"input": "uniform", "input_channels": 32, "sigma_p": 1 / 30, "perturbation": "cumulative",
          "final_output": "clean", "guard_drop_db": None, "fit_size": "padded", "loss_scale": IMPRIOR_LOSS_SCALE,
-         "net": "bicubic"}
+         "holdout": 0.0, "net": "bicubic"}
 #: every preset's settings (beyond its description)
 PRESETS = {
     "text": {**_OFFICIAL, "input": "uniform", "input_channels": 32, "iterations": 6001, "sigma_p": 0.03,
              "net_args": {"num_channels_down": [128] * 5, "num_channels_up": [128] * 5,
                           "num_channels_skip": [128] * 5, **_SKIP_ARGS, "upsample_mode": "nearest"}},
+    "text-holdout": {**_OFFICIAL, "input": "uniform", "input_channels": 32, "iterations": 6001, "sigma_p": 0.03,
+                     "holdout": 0.1, "net_args": {"num_channels_down": [128] * 5, "num_channels_up": [128] * 5,
+                                                  "num_channels_skip": [128] * 5, **_SKIP_ARGS,
+                                                  "upsample_mode": "nearest"}},
     "region": {**_OFFICIAL, "input": "meshgrid", "input_channels": 2, "iterations": 5001, "sigma_p": 0.03,
                "net_args": {"num_channels_down": [128] * 5, "num_channels_up": [128] * 5,
                             "num_channels_skip": [0] * 5, **_SKIP_ARGS, "upsample_mode": "nearest"}},
@@ -161,7 +167,7 @@ def test_fit_defaults():
 def test_preset_optional_key_defaults():
     fields = {f.name: f.default for f in dataclasses.fields(Preset) if f.default is not dataclasses.MISSING}
     assert fields == {"final_output": "clean", "guard_drop_db": None, "fit_size": "padded", "loss_scale": 1.0,
-                      "net": None}
+                      "holdout": 0.0, "net": None}
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

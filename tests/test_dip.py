@@ -123,7 +123,8 @@ def test_wmv_early_stop_stops_and_reports(smooth_image, hole_mask):
     labelled = []
     stopped, record = DIPInpainter("skip", preset="region", iterations=400, early_stop="wmv", wmv_window=5,
                                    wmv_patience=3, every=1, lr=0.0, seed=0)(
-        smooth_image, hole_mask, observe=lambda it, output, stats, label=None: label and labelled.append((it, output)))
+        smooth_image, hole_mask,
+        observe=lambda it, output, stats, label=None: label == "es-wmv" and labelled.append((it, output)))
     assert record["iterations"] < 400 and record["es_saved_iters"] == 400 - record["iterations"]
     assert len(labelled) == 1 and labelled[0][0] == record["es_iter"] and np.array_equal(labelled[0][1], stopped)
     assert "es_psnr" not in record

@@ -210,7 +210,7 @@ def test_fit_returns_the_official_es_wmv_iterate(mode: str):
     target, mask = torch.full((1, 3, 8, 8), 0.5), torch.ones(1, 1, 8, 8)
     shown = []
     result = fit_dip(Replay(outputs), torch.zeros(1, 1, 8, 8), target, mask, config, torch.Generator(),
-                     observe=lambda it, out, stats, label: label and shown.append((label, it, out)))
+                     observe=lambda it, out, stats, label: label == "es-wmv" and shown.append((label, it, out)))
     assert [(label, it) for label, it, _ in shown] == [("es-wmv", official.best_epoch)]
     assert torch.equal(shown[0][2], torch.from_numpy(outputs[official.best_epoch]))
     assert result.early_stop["es_iter"] == official.best_epoch
