@@ -46,7 +46,7 @@ import pandas as pd
 
 from dip_bench.bench.atomic import write_bytes, write_text
 from dip_bench.bench.meta import git_state
-from dip_bench.bench.results import BROKEN, META, read_results, row_id
+from dip_bench.bench.results import BROKEN, META, RunFolder, row_id
 from dip_bench.contract import UserError
 
 FORMAT = "dip-bench-reference/1"
@@ -127,7 +127,7 @@ def run_table(run_dir: Path) -> pd.DataFrame:
     """A run's results (``require_run``) with ``output_sha256``, the SHA-256 of each row's output PNG (None
     without one)."""
     require_run(run_dir)
-    table = read_results(run_dir)
+    table = RunFolder(run_dir).results()
     outputs = []
     for _, row in table.iterrows():
         relative = row.get("output") if isinstance(row.get("output"), str) and row.get("output") else \
@@ -138,19 +138,13 @@ def run_table(run_dir: Path) -> pd.DataFrame:
 
 def require_run(run_dir: Path) -> None:
     """A ``UserError`` unless ``run_dir`` is a run folder."""
-    run_dir = Path(run_dir)
-    if not (run_dir / META).exists() and not (run_dir / "results.csv").exists() and not (run_dir / "rows").is_dir():
+    if not RunFolder(run_dir).is_run_folder():
         raise UserError(f"{run_dir}: not a run folder; run `dip-bench run --out {run_dir}` first")
 
 
 def run_meta(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / META
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({error}); the run's metadata is damaged") from None
+    """A run's ``meta.json`` (``RunFolder.meta``: ``{}`` when missing)."""
+    return RunFolder(run_dir).meta()
 
 
 # ---------------------------------------------------------------------------------------------------- tolerance maths

@@ -317,48 +317,6 @@ def broken_row(stored: StoredRow, problem: str) -> StoredRow:
     return replace(stored, status="failed", reason=reason, table=table, broken=problem)
 
 
-def has_results(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds any row file or an old-format ``results.csv``."""
-    run_dir = Path(run_dir)
-    return any((run_dir / ROWS).glob("*.json")) or (run_dir / RESULTS).is_file()
-
-
-def is_legacy(run_dir: Path) -> bool:
-    """A run folder of the first format: ``results.csv`` without ``rows/``."""
-    run_dir = Path(run_dir)
-    return (run_dir / RESULTS).is_file() and not (run_dir / ROWS).is_dir()
-
-
-def read_results(run_dir: Path) -> pd.DataFrame:
-    """The complete, typed results table of ``run_dir``: built from ``rows/`` (damaged files warned about and left
-    out); a folder of the first format (``results.csv`` only) is read from that file, line by line, strictly."""
-    run_dir = Path(run_dir)
-    if is_legacy(run_dir):
-        table = read_table(run_dir / RESULTS, complete=True)
-        count = int((table["status"] == "ok").sum())
-        if count:
-            warnings.warn(f"{run_dir}: its {count} ok rows are unsealed (a {RESULTS} of an older dip-bench, without "
-                          f"{ROWS}/): their numbers cannot be verified against their output; run the suite again "
-                          "into a new --out to have sealed rows", stacklevel=2)
-        return table
-    valid, _ = scan_rows(run_dir)
-    return _frame([stored.table for stored in valid.values()])
-
-
-def read_curves(run_dir: Path) -> pd.DataFrame:
-    """The curves of ``run_dir`` in long form (``CURVE_COLUMNS``), built from ``rows/`` (or the old ``curves.csv``)."""
-    run_dir = Path(run_dir)
-    if is_legacy(run_dir):
-        path = run_dir / CURVES
-        return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"]) if path.exists() \
-            else pd.DataFrame(columns=CURVE_COLUMNS)
-    valid, _ = scan_rows(run_dir, warn=False, verify=False)
-    points = [{"row_id": s.row_id, **{k: s.table[k] for k in KEY}, **p} for s in valid.values() for p in s.curve]
-    curves = pd.DataFrame(points, columns=CURVE_COLUMNS)
-    return curves.astype({"seed": "int64", "iteration": "int64", "loss": "float64", "psnr": "float64",
-                          "psnr_hole": "float64"})
-
-
 def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Typed table in a fixed order: ints ``Int64`` (``seed`` and ``pad`` ``int64``), floats, text ``""`` for none."""
     table = pd.DataFrame(records, columns=COLUMNS)
@@ -431,18 +389,130 @@ def _parse(column: str, text: str) -> Any:
     return number
 
 
+# --- the run folder ------------------------------------------------------------------------------------------------
+
+
+class RunFolder:
+    """One run folder (layout above), its one owner: it answers "is this a run folder", reads ``meta.json`` once,
+    scans ``rows/`` once (``scan_rows``: verified, each problem warned about once) and builds the results table and
+    the curves from that one scan. What it read is kept: rows written later are seen by a new ``RunFolder``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._meta: tuple[dict[str, Any], str | None] | None = None
+        self._scan: tuple[dict[str, StoredRow], list[tuple[Path, str]]] | None = None
+        self._results: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, folder: RunFolder | Path | str) -> RunFolder:
+        """``folder`` itself when it is a ``RunFolder``, else a new one for that path."""
+        return folder if isinstance(folder, RunFolder) else cls(folder)
+
+    def has_results(self) -> bool:
+        """Whether the folder holds any row file or an old-format ``results.csv``."""
+        return any((self.path / ROWS).glob("*.json")) or (self.path / RESULTS).is_file()
+
+    def is_legacy(self) -> bool:
+        """A run folder of the first format: ``results.csv`` without ``rows/``."""
+        return (self.path / RESULTS).is_file() and not (self.path / ROWS).is_dir()
+
+    def is_run_folder(self) -> bool:
+        """Whether the folder is a dip-bench run folder: it has a ``meta.json`` or results."""
+        return (self.path / META).is_file() or self.has_results()
+
+    def meta_and_problem(self) -> tuple[dict[str, Any], str | None]:
+        """``meta.json`` as a dict (``{}`` when unreadable) and what is wrong with it (``missing``, ``not valid JSON
+        (...)``, ``not a JSON object``) or None; read once."""
+        if self._meta is None:
+            path = self.path / META
+            try:
+                meta = json.loads(path.read_text())
+            except FileNotFoundError:
+                self._meta = {}, "missing"
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                self._meta = {}, f"not valid JSON ({str(error).splitlines()[0]})"
+            else:
+                self._meta = (meta, None) if isinstance(meta, dict) else ({}, "not a JSON object")
+        return self._meta
+
+    def meta(self) -> dict[str, Any]:
+        """``meta.json`` (``{}`` when missing); ``UserError`` naming the file when it is damaged."""
+        meta, problem = self.meta_and_problem()
+        if problem not in (None, "missing"):
+            raise UserError(f"{self.path / META}: {problem}; the run's metadata is damaged")
+        return meta
+
+    def scan(self) -> tuple[dict[str, StoredRow], list[tuple[Path, str]]]:
+        """``scan_rows`` of the folder (verified, warned), done once."""
+        if self._scan is None:
+            self._scan = scan_rows(self.path)
+        return self._scan
+
+    def results(self) -> pd.DataFrame:
+        """The complete, typed results table (a copy): built from ``rows/`` (damaged files warned about and left
+        out); a folder of the first format (``results.csv`` only) is read from that file, line by line, strictly."""
+        if self._results is None:
+            self._results = self._legacy_results() if self.is_legacy() else \
+                _frame([stored.table for stored in self.scan()[0].values()])
+        return self._results.copy()
+
+    def _legacy_results(self) -> pd.DataFrame:
+        table = read_table(self.path / RESULTS, complete=True)
+        count = int((table["status"] == "ok").sum())
+        if count:
+            warnings.warn(f"{self.path}: its {count} ok rows are unsealed (a {RESULTS} of an older dip-bench, "
+                          f"without {ROWS}/): their numbers cannot be verified against their output; run the suite "
+                          "again into a new --out to have sealed rows", stacklevel=3)
+        return table
+
+    def curves(self) -> pd.DataFrame:
+        """The curves in long form (``CURVE_COLUMNS``), built from ``rows/`` (or the old ``curves.csv``): from the
+        folder's scan when it was done, else from a quick unverified one."""
+        if self.is_legacy():
+            path = self.path / CURVES
+            return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"]) if path.exists() \
+                else pd.DataFrame(columns=CURVE_COLUMNS)
+        valid = self._scan[0] if self._scan is not None else scan_rows(self.path, warn=False, verify=False)[0]
+        points = [{"row_id": s.row_id, **{k: s.table[k] for k in KEY}, **p} for s in valid.values() for p in s.curve]
+        curves = pd.DataFrame(points, columns=CURVE_COLUMNS)
+        return curves.astype({"seed": "int64", "iteration": "int64", "loss": "float64", "psnr": "float64",
+                              "psnr_hole": "float64"})
+
+    def rebuild_tables(self) -> pd.DataFrame:
+        """Write ``results.csv`` and ``curves.csv`` from the row files (atomically); return the table."""
+        table = self.results()
+        if not self.is_legacy():
+            _write_csv(self.path / RESULTS, table)
+            _write_csv(self.path / CURVES, self.curves())
+        return table
+
+
+def has_results(run_dir: Path) -> bool:
+    """``RunFolder.has_results``."""
+    return RunFolder(run_dir).has_results()
+
+
+def is_legacy(run_dir: Path) -> bool:
+    """``RunFolder.is_legacy``."""
+    return RunFolder(run_dir).is_legacy()
+
+
+def read_results(run_dir: Path) -> pd.DataFrame:
+    """``RunFolder.results`` of a fresh read of ``run_dir``."""
+    return RunFolder(run_dir).results()
+
+
+def read_curves(run_dir: Path) -> pd.DataFrame:
+    """``RunFolder.curves`` of a fresh read of ``run_dir`` (quick: unverified, no warnings)."""
+    return RunFolder(run_dir).curves()
+
+
 # --- tables --------------------------------------------------------------------------------------------------------
 
 
 def rebuild_tables(run_dir: Path) -> pd.DataFrame:
-    """Write ``results.csv`` and ``curves.csv`` of ``run_dir`` from its row files (atomically); return the table."""
-    run_dir = Path(run_dir)
-    table = read_results(run_dir)
-    if is_legacy(run_dir):
-        return table
-    _write_csv(run_dir / RESULTS, table)
-    _write_csv(run_dir / CURVES, read_curves(run_dir))
-    return table
+    """``RunFolder.rebuild_tables`` of a fresh read of ``run_dir``."""
+    return RunFolder(run_dir).rebuild_tables()
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:

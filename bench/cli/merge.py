@@ -28,10 +28,8 @@ from dip_bench.bench.results import (
     RESULTS,
     ROWS,
     TIMING,
+    RunFolder,
     StoredRow,
-    is_legacy,
-    rebuild_tables,
-    scan_rows,
 )
 from dip_bench.contract import UserError
 
@@ -52,22 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _check_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise UserError(f"{folder}: not a folder; give run folders written by `dip-bench run`")
-    if is_legacy(folder):
+    if RunFolder(folder).is_legacy():
         raise UserError(f"{folder}: a run of an older dip-bench ({RESULTS} without {ROWS}/); re-run it with --out "
                         "into a new folder to merge it")
     if not (folder / ROWS).is_dir() or not (folder / META).is_file():
         raise UserError(f"{folder}: not a dip-bench run folder (no {ROWS}/ or {META})")
-
-
-def _meta(folder: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads((folder / META).read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UserError(f"{folder / META}: not readable JSON ({str(error).splitlines()[0][:80]}); the run's "
-                        "metadata is damaged") from None
-    if not isinstance(meta, dict):
-        raise UserError(f"{folder / META}: not a JSON object; the run's metadata is damaged")
-    return meta
 
 
 def _output(stored: StoredRow) -> Path | None:
@@ -141,14 +128,15 @@ def run(args: argparse.Namespace) -> int:
         if any(out.iterdir()):
             _check_folder(out)
     folders = ([out] if (out / META).is_file() else []) + list(args.dirs)
-    sources = [(folder, _meta(folder)) for folder in folders]
+    runs = {folder: RunFolder(folder) for folder in folders}
+    sources = [(folder, runs[folder].meta()) for folder in folders]
     mixed = _mixed(sources)
     if mixed and not args.allow_mixed:
         raise UserError(f"merge: {mixed}; merge refuses to mix them (add --allow-mixed to merge them on purpose; "
                         "meta.json then records every source)")
     chosen: dict[str, StoredRow] = {}
     for folder in folders:
-        valid, damaged = scan_rows(folder)
+        valid, damaged = runs[folder].scan()
         if damaged:
             path, reason = damaged[0]
             raise UserError(f"{path}: damaged or foreign row file ({reason}); run `dip-bench run --resume --out "
@@ -187,10 +175,11 @@ def run(args: argparse.Namespace) -> int:
               "mixed": mixed or None, "shards": [meta for _, meta in sources]}
     merged.pop("merged_from", None)
     write_text(out / META, json.dumps(merged, indent=2) + "\n")
-    table = rebuild_tables(out)
+    merged_run = RunFolder(out)
+    table = merged_run.rebuild_tables()
     print(f"{out / RESULTS}: {len(table)} rows from {len(args.dirs)} folders")
     if not args.no_report:
         from dip_bench.bench.report import write_report
 
-        print(f"report: {write_report(out)}")
+        print(f"report: {write_report(merged_run)}")
     return 0

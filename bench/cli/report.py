@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dip_bench.bench.atomic import check_writable_dir
 from dip_bench.bench.report import write_report
-from dip_bench.bench.results import RESULTS, ROWS, has_results, rebuild_tables
+from dip_bench.bench.results import RESULTS, ROWS, RunFolder
 from dip_bench.contract import UserError
 
 
@@ -22,9 +22,10 @@ def run(args: argparse.Namespace) -> int:
     folder = args.dir
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder; give a run folder written by `dip-bench run --out DIR`")
-    if not has_results(folder):
+    run_folder = RunFolder(folder)
+    if not run_folder.has_results():
         raise UserError(f"{folder}: not a dip-bench run folder (no {ROWS}/ or {RESULTS}); give the --out of a run")
     check_writable_dir(folder, "report")
-    rebuild_tables(folder)
-    print(write_report(folder))
+    run_folder.rebuild_tables()
+    print(write_report(run_folder))
     return 0

@@ -23,7 +23,7 @@ from dip_bench.bench.cli.args import names
 from dip_bench.bench.cli.cluster import add_arguments as add_cluster_arguments
 from dip_bench.bench.cli.cluster import resolve_config
 from dip_bench.bench.meta import environment
-from dip_bench.bench.results import META, RESULTS, ROWS, has_results, is_legacy, rebuild_tables, scan_rows
+from dip_bench.bench.results import META, RESULTS, ROWS, RunFolder
 from dip_bench.bench.runner import run_rows, skip_reason
 from dip_bench.bench.suite import (
     Row,
@@ -125,14 +125,14 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
         raise UserError(f"--out {out}: is a file; give a folder for the run (it is created if missing)")
     if not out.is_dir():
         return
-    entries = [entry.name for entry in out.iterdir()]
-    if entries and not (out / META).is_file() and not has_results(out):
+    folder = RunFolder(out)
+    if any(out.iterdir()) and not folder.is_run_folder():
         raise UserError(f"--out {out}: is a folder of other files (no {META}, no {ROWS}/), not a dip-bench run "
                         "folder; give a new or empty folder")
-    if is_legacy(out) and resume:
+    if folder.is_legacy() and resume:
         raise UserError(f"--out {out}: holds a {RESULTS} of an older dip-bench (no {ROWS}/ folder), whose rows cannot "
                         "be matched to this suite; run into a new --out, or use --overwrite to move it aside")
-    if has_results(out) and not (resume or overwrite):
+    if folder.has_results() and not (resume or overwrite):
         raise UserError(f"--out {out}: already holds results; add --resume to continue that run, or --overwrite to "
                         "move them to backups/ and start afresh")
 
@@ -152,8 +152,8 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
     ``stale/`` (each with one line), and return the rows of ``rows`` that still have to run."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        valid, damaged = scan_rows(out, warn=False)
-    damaged += [(stored.path, f"seal broken: {stored.broken}") for stored in valid.values() if stored.broken]
+        valid, damaged = RunFolder(out).scan()
+    damaged = damaged + [(stored.path, f"seal broken: {stored.broken}") for stored in valid.values() if stored.broken]
     valid = {rid: stored for rid, stored in valid.items() if not stored.broken}
     for path, reason in damaged:
         (out / "damaged").mkdir(exist_ok=True)
@@ -183,7 +183,7 @@ def set_aside(out: Path, every_row: list[Row], rows: list[Row]) -> list[Row]:
 def prepare(args: argparse.Namespace, out: Path, every_row: list[Row], rows: list[Row], meta: dict) -> list[Row]:
     """Make ``out`` ready (``--overwrite``: back up; ``--resume``: set aside) and save the masks; return the rows
     still to run."""
-    if args.overwrite and has_results(out):
+    if args.overwrite and RunFolder(out).has_results():
         print(f"moved the earlier results of {out} to {back_up(out)}")
     if args.resume:
         todo = set_aside(out, every_row, rows)
@@ -201,13 +201,14 @@ def write_meta(out: Path, meta: dict, device: str) -> None:
 
 def finish(args: argparse.Namespace, out: Path, row_ids: list[str]) -> int:
     """Rebuild the tables from the row files, print the statuses of the rows just run, write the report."""
-    table = rebuild_tables(out)
+    folder = RunFolder(out)
+    table = folder.rebuild_tables()
     statuses = table[table["row_id"].isin(row_ids)]["status"].str.split(":").str[0].value_counts()
     print(f"{out / RESULTS}: " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"))
     if not args.no_report:
         from dip_bench.bench.report import write_report
 
-        print(f"report: {write_report(out)}")
+        print(f"report: {write_report(folder)}")
     return 0
 
 
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_rows(rows, device, out)
     except BaseException:
-        rebuild_tables(out)  # Ctrl-C or a crash: the tables still show every finished row
+        RunFolder(out).rebuild_tables()  # Ctrl-C or a crash: the tables still show every finished row
         raise
     return finish(args, out, [row.id for row in rows])
 

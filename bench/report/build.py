@@ -20,6 +20,7 @@ from dip_bench.bench.report.paper import table1_summary, write_table1
 from dip_bench.bench.report.tables import (bin_tables, dip_table, flatten, headline_tables, leaderboard,
                                            leaderboard_sentences, leaderboard_table, not_ok_lines, pairing_table,
                                            rank_table, short_fit_lines, summary_table, time_table)
+from dip_bench.bench.results import RunFolder
 
 FIGURES, TABLES = "figures", "tables"
 
@@ -245,10 +246,11 @@ def _headline(run: Run, meta: dict[str, Any]) -> str:
             + (f"; device `{machine}`." if machine else "."))
 
 
-def build(run_dir: Path) -> dict[str, Any]:
+def build(run_dir: Path | RunFolder) -> dict[str, Any]:
     """Everything the templates render (drawing the figures on the way): title, summary, sections, exports."""
-    run_dir = Path(run_dir)
-    results, curves, meta, meta_problem = load_run(run_dir)
+    folder = RunFolder.of(run_dir)
+    run_dir = folder.path
+    results, curves, meta, meta_problem = load_run(folder)
     ok = results[results["status"] == "ok"].copy()
     board = leaderboard(ok)
     run = Run(run_dir, results, ok, curves, families(list(results["method"].astype(str).unique())),

@@ -1,7 +1,7 @@
 """A run folder's rows as the report reads them: the results with a ``label`` column, sorted by mask kind then
 method family, the curves of the ok rows, ``meta.json``, and each DIP configuration's preset iteration count.
 
-It reads only ``bench.results.read_results``/``read_curves`` and ``meta.json``; the preset's iterations come from
+It reads only the run folder's ``bench.results.RunFolder`` (results, curves, ``meta.json``); the preset's iterations come from
 the row's preset (or the preset its record names) through ``dip_bench.dip.presets``, never from a method object.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from dip_bench.bench.results import KEY, META, read_curves, read_results
+from dip_bench.bench.results import KEY, META, RunFolder
 from dip_bench.contract import UserError
 
 FAMILY_ORDER = {"dip": 0, "learned": 1, "classical": 2}
@@ -54,27 +54,16 @@ def _sorted(results: pd.DataFrame) -> pd.DataFrame:
     return results.iloc[sorted(range(len(results)), key=keys.__getitem__)].reset_index(drop=True)
 
 
-def _meta(run_dir: Path) -> tuple[dict[str, Any], str | None]:
-    """``meta.json`` as a dict, and the problem with it (missing, not JSON, not an object) or None."""
-    path = run_dir / META
-    if not path.exists():
-        return {}, f"no {META} in the run folder"
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return {}, f"{META} is not valid JSON ({error})"
-    return (meta, None) if isinstance(meta, dict) else ({}, f"{META} is not a JSON object")
-
-
-def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], str | None]:
+def load_run(run_dir: Path | RunFolder) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], str | None]:
     """(results with ``label``, curves of the ok rows with ``label``, meta dict, meta problem or None).
 
     A missing folder or one without rows is a ``UserError`` naming the fix."""
-    run_dir = Path(run_dir)
+    folder = RunFolder.of(run_dir)
+    run_dir = folder.path
     fix = f"run `dip-bench run --out {run_dir}` first"
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run folder; {fix}")
-    results = read_results(run_dir)
+    results = folder.results()
     if results.empty:
         raise UserError(f"{run_dir}: no result rows in this folder; {fix}")
     results["preset"] = results["preset"].astype(object).fillna("").astype(str)
@@ -82,14 +71,16 @@ def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any],
     results["label"] = [method_label(m, p) for m, p in zip(results["method"].astype(str), results["preset"])]
     results = _sorted(results)
     ok = results[results["status"] == "ok"]
-    curves = read_curves(run_dir)
+    curves = folder.curves()
     if len(curves):
         curves["preset"] = curves["preset"].astype(object).fillna("").astype(str)
         curves["seed"] = pd.to_numeric(curves["seed"]).astype(int)
         curves = curves.merge(ok[KEY + ["label"]].astype({"seed": int}), on=KEY)
         order = {mask: i for i, mask in enumerate(results["mask"].unique())}
         curves = curves.sort_values("mask", key=lambda masks: masks.map(order), kind="stable")
-    meta, problem = _meta(run_dir)
+    meta, problem = folder.meta_and_problem()
+    if problem is not None:
+        problem = f"no {META} in the run folder" if problem == "missing" else f"{META} is {problem}"
     return results, curves, meta, problem
 
 

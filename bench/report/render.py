@@ -9,6 +9,7 @@ import jinja2
 from dip_bench.bench.atomic import write_text
 from dip_bench.bench.report.build import TABLES, build
 from dip_bench.bench.report.cells import inline, latex_escape, md_escape, md_table
+from dip_bench.bench.results import RunFolder
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -24,10 +25,12 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def write_report(run_dir: Path) -> Path:
-    """Write ``report.html``, ``report.md``, ``figures/`` and ``tables/`` into ``run_dir``; return ``report.md``."""
-    run_dir = Path(run_dir)
-    context = build(run_dir)
+def write_report(run_dir: Path | RunFolder) -> Path:
+    """Write ``report.html``, ``report.md``, ``figures/`` and ``tables/`` into the run folder; return ``report.md``.
+    Given a ``RunFolder``, its rows and ``meta.json`` as it read them."""
+    folder = RunFolder.of(run_dir)
+    run_dir = folder.path
+    context = build(folder)
     env = environment()
     write_text(run_dir / REPORT_HTML, env.get_template("report.html.j2").render(**context))
     write_text(run_dir / REPORT_MD, env.get_template("report.md.j2").render(**context))
