@@ -217,3 +217,34 @@ def test_monitor_refuses_bad_stop_stats(smooth_image, hole_mask):
         monitor(10, smooth_image, {"stop_iteration": 5.0, "stopped": 1.0}, "es-emv")
     with pytest.raises(metrics.ContractError, match="unknown"):
         monitor(10, smooth_image, {}, "oracle")
+
+
+def test_report_has_a_stopping_table_and_figure(tmp_path):
+    from dip_bench.bench.report import write_report
+    from dip_bench.bench.results import append_row
+
+    rng = np.random.default_rng(0)
+    gaps = []
+    for image in ("a", "b", "c"):
+        peak = float(rng.uniform(20, 30))
+        gap = float(rng.uniform(0, 2))
+        gaps.append(gap)
+        summary = {"fixed": {"iter": 99, "stop": 99, "stopped": False, "psnr_hole": peak - 0.3, "ssim_hole": 0.5,
+                             "gap_db": 0.3, "saved_iters": 0},
+                   "oracle": {"iter": 40, "stop": 40, "stopped": True, "psnr_hole": peak, "ssim_hole": 0.6,
+                              "gap_db": 0.0, "saved_iters": 59},
+                   "es-emv": {"iter": 50, "stop": 79, "stopped": True, "psnr_hole": peak - gap, "ssim_hole": 0.5,
+                              "gap_db": gap, "saved_iters": 20}}
+        row = {"method": "dip-skip", "preset": "text", "image": image, "mask": "text", "seed": 0, "size": "32x32",
+               "hole_ratio": 0.1, "status": "ok", "device": "cpu", "params": "{}", "iterations": 100, "seconds": 10.0,
+               "seconds_per_iter": 0.1, "psnr": 30.0, "ssim": 0.9, "psnr_hole": peak - 0.3, "ssim_hole": 0.5,
+               "output": f"outputs/{image}.png", **stopping.columns(summary, 0.1)}
+        curve = [{"iteration": i, "loss": 0.01, "psnr": 25.0, "psnr_hole": peak - abs(i - 40) / 10}
+                 for i in range(0, 100, 10)]
+        append_row(tmp_path, row, curve)
+    text = write_report(tmp_path).read_text()
+    section = text[text.index("## When to stop"):]
+    assert "dip-skip[text]" in section and "es-emv" in section and "oracle" in section
+    assert f"{np.mean(gaps):.2f} [" in section and "0.20" in section  # mean gap; 20 of 100 iterations saved
+    assert "Seconds to within 0.5 dB of the peak: 4.1 s" in section  # first point within 0.5 dB: 40 → 41 · 0.1 s
+    assert (tmp_path / "figures" / "stopping.png").stat().st_size > 0

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dip_bench.bench.report import compare, figures
+from dip_bench.bench.report import stopping as stop_report
 from dip_bench.bench.report.cells import Section, Table
 from dip_bench.bench.report.load import families, load_run
 from dip_bench.bench.report.paper import table1_summary, write_table1
@@ -209,6 +210,19 @@ def _dip_section(run: Run) -> Section:
     return section
 
 
+def _stopping_section(run: Run) -> Section | None:
+    tables = stop_report.tables(run.ok, run.curves, compare.bootstrap_ci)
+    if not tables:
+        return None
+    section = Section("When to stop", "stopping", "Each stopping rule of the DIP fits against the fixed iteration "
+                      "count and the oracle peak (best hole PSNR along the fit): gap, rows near the peak, time saved.")
+    section.blocks += [("table", table) for table in tables]
+    _figure(section, run.run_dir, "stopping", "Hole PSNR along a few fits with each rule's chosen iterate (marker) "
+            "and its stop (dotted); `bench.report.stopping`", lambda: stop_report.figure(run.ok, run.curves,
+                                                                                         run.out_dir))
+    return section
+
+
 def _table1_section(run: Run) -> Section | None:
     table1 = write_table1(run.results, run.run_dir)
     if table1 is None:
@@ -259,7 +273,7 @@ def build(run_dir: Path | RunFolder) -> dict[str, Any]:
     exports: dict[str, list[Table]] = {"leaderboard": [leaderboard_table(board)] if len(board) else []}
     sections = [_leaderboard_section(run, boards), _cost_section(run), _outputs_section(run), _pairs_section(run),
                 _paired_section(run, exports), _means_section(run) if len(ok) else None, _dip_section(run),
-                _table1_section(run), *_about_sections(run, meta, meta_problem)]
+                _stopping_section(run), _table1_section(run), *_about_sections(run, meta, meta_problem)]
     return {"title": f"dip-bench report: {meta.get('suite') or run_dir.resolve().name}", "run_dir": str(run_dir),
             "summary": _headline(run, meta), "sections": [s for s in sections if s is not None],
             "exports": exports}
