@@ -10,31 +10,22 @@ one sparse linear system per connected hole, so its time grows quickly with the 
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from skimage.restoration import inpaint_biharmonic
 
-from dip_bench.contract import check_image_mask, composite
+from dip_bench.baselines._oneshot import OneShot
 
 
 @dataclass(frozen=True)
-class BiharmonicInpainter:
+class BiharmonicInpainter(OneShot):
     """``inpaint_biharmonic`` behind the common call shape. Deterministic, CPU only."""
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_image_mask(image, mask)
-        start = time.perf_counter()
+    def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if image.shape[2] == 1:
-            filled = inpaint_biharmonic(image[..., 0].astype(np.float64), ~mask)
-        else:
-            filled = inpaint_biharmonic(image.astype(np.float64), ~mask, channel_axis=-1)
-        output = composite(filled, image, mask)
-        seconds = time.perf_counter() - start
-        return output, {"iterations": 0, "seconds": seconds, "device": "cpu"}
+            return inpaint_biharmonic(image[..., 0].astype(np.float64), ~mask)
+        return inpaint_biharmonic(image.astype(np.float64), ~mask, channel_axis=-1)
 
 
 def make(*, seed: int = 0, device: str = "cpu") -> BiharmonicInpainter:

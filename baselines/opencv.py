@@ -11,36 +11,33 @@ mask is uint8 with non-zero = hole (cv2's convention; ours is True = known).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
-from dip_bench.baselines._boundary import hole_mask_uint8
-from dip_bench.contract import UserError, check_image_mask, composite, to_uint8
+from dip_bench.baselines._oneshot import OneShot, hole_mask_uint8
+from dip_bench.contract import UserError, to_uint8
 
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 @dataclass(frozen=True)
-class OpenCVInpainter:
+class OpenCVInpainter(OneShot):
     """``cv2.inpaint`` behind the common call shape; ``algorithm`` is ``telea`` or ``ns``."""
 
     algorithm: str
     radius: int
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_image_mask(image, mask)
-        start = time.perf_counter()
+    def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hidden = np.where(mask[..., None], image, 0.0)  # cv2.inpaint reads hole pixels: hide them
         source = to_uint8(hidden[..., 0] if image.shape[2] == 1 else hidden)
         filled = cv2.inpaint(source, hole_mask_uint8(mask), self.radius, _FLAGS[self.algorithm])
-        output = composite(filled.astype(np.float32) / 255.0, image, mask)
-        seconds = time.perf_counter() - start
-        return output, {"iterations": 0, "seconds": seconds, "device": "cpu", "radius": self.radius}
+        return filled.astype(np.float32) / 255.0
+
+    def settings(self) -> dict[str, Any]:
+        return {"radius": self.radius}
 
 
 def _check_radius(radius: int) -> int:

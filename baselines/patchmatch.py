@@ -11,14 +11,13 @@ search is seeded from the factory's seed before every call, so equal inputs give
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dip_bench.baselines._boundary import hole_mask_uint8
-from dip_bench.contract import UserError, check_image_mask, composite, to_uint8
+from dip_bench.baselines._oneshot import OneShot, hole_mask_uint8
+from dip_bench.contract import UserError, to_uint8
 
 
 def unavailable_reason(*, patch_size: int = 5) -> str | None:
@@ -33,26 +32,23 @@ def unavailable_reason(*, patch_size: int = 5) -> str | None:
 
 
 @dataclass(frozen=True)
-class PatchMatchInpainter:
+class PatchMatchInpainter(OneShot):
     """``patchmatch.inpaint`` behind the common call shape, seeded with ``seed`` on every call. CPU only."""
 
     seed: int
     patch_size: int
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
+    def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import patchmatch
 
-        check_image_mask(image, mask)
-        start = time.perf_counter()
         source = to_uint8(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image)
         patchmatch.set_random_seed(self.seed)
         filled = patchmatch.inpaint(source, hole_mask_uint8(mask), patch_size=self.patch_size)
         filled = filled[..., :1] if image.shape[2] == 1 else filled
-        output = composite(filled.astype(np.float32) / 255.0, image, mask)
-        seconds = time.perf_counter() - start
-        return output, {"iterations": 0, "seconds": seconds, "device": "cpu", "patch_size": self.patch_size,
-                        "seed": self.seed}
+        return filled.astype(np.float32) / 255.0
+
+    def settings(self) -> dict[str, Any]:
+        return {"patch_size": self.patch_size, "seed": self.seed}
 
 
 def make(*, seed: int = 0, device: str = "cpu", patch_size: int = 5) -> PatchMatchInpainter:

@@ -8,7 +8,7 @@ import pytest
 from skimage.restoration import inpaint_biharmonic
 
 from dip_bench.baselines import biharmonic, opencv, patchmatch
-from dip_bench.baselines._boundary import hole_mask_uint8
+from dip_bench.baselines._oneshot import hole_mask_uint8
 from dip_bench.contract import to_uint8
 
 pytestmark = pytest.mark.filterwarnings("error")

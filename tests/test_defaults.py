@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from dip_bench.baselines._boundary import hole_mask_uint8
+from dip_bench.baselines._oneshot import hole_mask_uint8
 from dip_bench.bench import metrics
 from dip_bench.bench.cli.reference import DETECT_DB
 from dip_bench.bench.reference import FLOOR, K_DETECT, K_MAX, K_SE, TRIM, trimmed_mean

@@ -9,7 +9,6 @@ in the environment variable ``DIP_BENCH_EDGECONNECT_WEIGHTS``. See baselines/REA
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dip_bench.contract import UserError, check_image_mask, resolve_device
+from dip_bench.contract import UserError, resolve_device
+from dip_bench.baselines._oneshot import OneShot
 from dip_bench.baselines.edgeconnect.networks import EdgeGenerator, InpaintGenerator
 from dip_bench.baselines.edgeconnect.pipeline import edgeconnect_inpaint
 from dip_bench.baselines.edgeconnect.weights import WEIGHT_FILES, load_edgeconnect, missing_files
@@ -65,7 +65,7 @@ def unavailable_reason(*, weights: str | None = None, variant: str | None = None
 
 
 @dataclass(frozen=True)
-class EdgeConnectInpainter:
+class EdgeConnectInpainter(OneShot):
     """Both generators (eval mode) behind the common call shape; ``info`` goes into every record."""
 
     edge_net: EdgeGenerator = field(repr=False)
@@ -75,17 +75,15 @@ class EdgeConnectInpainter:
     merge_edges: bool
     info: dict[str, Any]
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """image float32 H x W x C in [0, 1], mask bool H x W (True = known) -> (output, record)."""
-        check_image_mask(image, mask)
-        start = time.perf_counter()
-        output = edgeconnect_inpaint(self.edge_net, self.inpaint_net, image, mask, sigma=self.sigma,
-                                     merge_edges=self.merge_edges)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        seconds = time.perf_counter() - start
-        return output, {"iterations": 0, "seconds": seconds, "device": str(self.device), "sigma": self.sigma,
-                        "merge_edges": self.merge_edges, **self.info}
+    def fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return edgeconnect_inpaint(self.edge_net, self.inpaint_net, image, mask, sigma=self.sigma,
+                                   merge_edges=self.merge_edges)
+
+    def settings(self) -> dict[str, Any]:
+        return {"sigma": self.sigma, "merge_edges": self.merge_edges, **self.info}
+
+    def run_device(self) -> torch.device:
+        return self.device
 
 
 def make(*, seed: int = 0, device: str = "cpu", weights: str | None = None, variant: str | None = None,
