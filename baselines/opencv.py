@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from dip_bench.baselines._oneshot import OneShot, hole_mask_uint8
-from dip_bench.contract import UserError, to_uint8
+from dip_bench.contract import UserError, is_int, to_uint8
 
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -41,7 +41,7 @@ class OpenCVInpainter(OneShot):
 
 
 def _check_radius(radius: int) -> int:
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 1:
+    if not is_int(radius, 1):
         raise UserError(f"radius must be a positive integer (pixels), got {radius!r}")
     return int(radius)
 

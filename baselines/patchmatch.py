@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dip_bench.baselines._oneshot import OneShot, hole_mask_uint8
-from dip_bench.contract import UserError, to_uint8
+from dip_bench.contract import UserError, is_int, to_uint8
 
 
 def unavailable_reason(*, patch_size: int = 5) -> str | None:
@@ -56,8 +56,8 @@ def make(*, seed: int = 0, device: str = "cpu", patch_size: int = 5) -> PatchMat
     reason = unavailable_reason(patch_size=patch_size)
     if reason is not None:
         raise UserError(reason)
-    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= 64:
+    if not is_int(patch_size, 1, 64):
         raise UserError(f"patch_size must be an integer radius in 1..64 pixels, got {patch_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed, 0):
         raise UserError(f"seed must be a non-negative integer, got {seed!r}")
     return PatchMatchInpainter(int(seed), int(patch_size))

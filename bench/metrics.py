@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
-from dip_bench.contract import LABELS, STOP_LABELS, ContractError, check_array, composite, to_uint8
+from dip_bench.contract import LABELS, STOP_LABELS, ContractError, check_array, composite, is_int, to_uint8
 
 SSIM_ARGS = {"data_range": 1.0, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
@@ -82,7 +82,7 @@ class Monitor:
 
     def __call__(self, iteration: int, output: np.ndarray, stats: Mapping[str, float],
                  label: str | None = None) -> None:
-        if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
+        if not is_int(iteration, 0):
             raise ContractError(f"observed iteration {iteration!r} is not an integer >= 0")
         if not isinstance(stats, Mapping):
             raise ContractError(f"observed stats at iteration {iteration} are {type(stats).__name__}, not a mapping")

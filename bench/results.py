@@ -55,7 +55,7 @@ import pandas as pd
 
 from dip_bench.bench import seal
 from dip_bench.bench.atomic import write_text
-from dip_bench.contract import UserError
+from dip_bench.contract import UserError, is_int
 
 FORMAT = "dip-bench-row/2"
 #: the format before seals: still read, as unsealed rows
@@ -253,7 +253,7 @@ def _typed(column: str, value: Any) -> Any:
     if column in INT_COLUMNS:
         if value is None and column not in ("seed", "pad"):
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or (column in ("seed", "pad") and value < 0):
+        if not is_int(value, 0 if column in ("seed", "pad") else None):
             raise DamagedRow(f"{column} = {value!r} is not an integer")
         return value
     if column in STR_COLUMNS:

@@ -48,7 +48,7 @@ import numpy as np
 from dip_bench.bench.atomic import write_png
 from dip_bench.bench.registry import SEED_LIMIT, create, get_method
 from dip_bench.bench.results import canonical_json, make_row_id
-from dip_bench.contract import UserError
+from dip_bench.contract import UserError, is_int
 from dip_bench.datasets import IMAGES, MASK_KINDS, RESOLUTIONS, Pair
 
 if sys.version_info >= (3, 11):
@@ -158,7 +158,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}: {where}: a suite's name is its run folder runs/<name>, so 1-64 letters, digits, "
                         "'.', '_' or '-' starting with a letter or digit (no '/', no '..'); e.g. name = \"mine\"")
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and 0 <= s < SEED_LIMIT for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(is_int(s, 0, SEED_LIMIT - 1) for s in seeds):
         raise UserError(f"{path}: seeds must be a non-empty list of integers in 0..2**63-1, e.g. seeds = [0, 1, 2]")
     if len(set(seeds)) != len(seeds):
         raise UserError(f"{path}: seeds {seeds} repeat a seed; each seed once")
@@ -175,10 +175,6 @@ def run_folder(name: str) -> Path:
         raise UserError(f"suite name {name!r} cannot name a folder under runs/; give --out, or name the suite with "
                         "1-64 letters, digits, '.', '_' or '-'")
     return Path("runs") / name
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _only_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -205,11 +201,11 @@ def _check_source(source: Any, index: int, path: Path) -> dict[str, Any]:
         raise UserError(f"{where}: unknown data source {kind!r}: use 'builtin' or 'folder'")
     _only_keys(source, SOURCE_KEYS[kind], where)
     pad = source.get("pad", 0)
-    if not _is_int(pad) or not 0 <= pad <= 256:
+    if not is_int(pad, 0, 256):
         raise UserError(f"{where}: pad = {pad!r} must be an integer number of pixels in 0..256")
     if kind == "builtin":
         size = source.get("size", 128)
-        if size not in RESOLUTIONS or not _is_int(size):
+        if size not in RESOLUTIONS or not is_int(size):
             raise UserError(f"{where}: size = {size!r}: the built-in set has sizes {', '.join(map(str, RESOLUTIONS))}")
         images = _names(source.get("images", list(IMAGES)), where, "images")
         masks = _names(source.get("masks", list(MASK_KINDS)), where, "masks")
@@ -233,7 +229,7 @@ def _check_source(source: Any, index: int, path: Path) -> dict[str, Any]:
         raise UserError(f"{where}: pad works only with generated masks (a NAME_mask file has the unpadded size); "
                         "drop pad or list mask kinds instead of \"file\"")
     mask_seed = source.get("mask_seed", 0)
-    if not _is_int(mask_seed) or mask_seed < 0:
+    if not is_int(mask_seed, 0):
         raise UserError(f"{where}: mask_seed = {mask_seed!r} must be an integer >= 0")
     return {"source": "folder", "path": folder, "images": images, "masks": masks, "mask_seed": mask_seed, "pad": pad}
 

@@ -30,7 +30,7 @@ import numpy as np
 from dip_bench.datasets.font import ASCENDER, layout, text_width
 from dip_bench.datasets.raster import draw_polyline, fill_polygon
 from dip_bench.datasets.strokes import draw_deepfill_stroke, draw_lama_stroke
-from dip_bench.contract import UserError
+from dip_bench.contract import UserError, is_int
 
 MASK_KINDS: tuple[str, ...] = (
     "text",
@@ -80,7 +80,7 @@ def make_mask(kind: str, size: tuple[int, int], seed: int) -> np.ndarray:
     if kind not in MASK_KINDS:
         raise UserError(f"unknown mask kind {kind!r}; valid kinds: {', '.join(MASK_KINDS)}")
     h, w = _check_size(size)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed, 0):
         raise UserError(f"mask seed must be an int >= 0, got {seed!r}")
     rng = np.random.default_rng((int(seed), zlib.crc32(kind.encode())))
     lo, hi = HOLE_RANGES[kind]
@@ -102,7 +102,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     if (
         not isinstance(size, (tuple, list))
         or len(size) != 2
-        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
+        or not all(is_int(s) for s in size)
     ):
         raise UserError(f"mask size must be a pair of ints (H, W), got {size!r}")
     h, w = int(size[0]), int(size[1])

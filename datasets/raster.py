@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dip_bench.contract import is_int
+
 Point = tuple[int, int]
 
 
@@ -25,7 +27,7 @@ def draw_segment(canvas: np.ndarray, start: Point, end: Point, width: int) -> No
     ``4 (d x v)^2 <= width^2 |d|^2`` beside the segment. A segment of length 0 draws a disc of diameter ``width``.
     """
     (x0, y0), (x1, y1) = _point(start), _point(end)
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+    if not is_int(width, 1):
         raise ValueError(f"line width must be an int >= 1, got {width!r}")
     h, w = canvas.shape
     reach = int(width) // 2 + 1
@@ -88,6 +90,6 @@ def fill_polygon(canvas: np.ndarray, points: Sequence[Point]) -> None:
 
 def _point(point: Point) -> tuple[int, int]:
     x, y = point
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (x, y)):
+    if not all(is_int(v) for v in (x, y)):
         raise ValueError(f"raster points must be integer (x, y) pairs, got {point!r}")
     return int(x), int(y)

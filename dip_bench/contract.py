@@ -122,6 +122,13 @@ def check_image_mask(image: Any, mask: Any, *, image_name: str = "image", mask_n
                         "invert it if it marks holes as True")
 
 
+def is_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy; a bool is not) within ``minimum``..``maximum`` where given."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return False
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cpu``, ``cuda`` or ``cuda:N``; anything else, or CUDA asked for
     where there is none, is a ``UserError``."""
@@ -196,7 +203,7 @@ def check_output(returned: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, dic
     if not isinstance(record, Mapping) or not all(isinstance(key, str) for key in record):
         raise ContractError(f"the record is {type(record).__name__}, not a mapping with string keys")
     iterations = record.get("iterations", 0)
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+    if not is_int(iterations, 0):
         raise ContractError(f"record iterations = {iterations!r} is not an integer >= 0")
     seconds = record.get("seconds", 0.0)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds):

@@ -9,7 +9,7 @@ from typing import Any
 
 from dip_bench.bench.executor import BACKENDS, Config
 from dip_bench.bench.suite import tomllib
-from dip_bench.contract import UserError
+from dip_bench.contract import UserError, is_int
 
 CONFIG_KEYS = ("executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_param")
 #: submitit parameters that have their own option (``--slurm-param`` may not set them)
@@ -107,7 +107,7 @@ def _check(key: str, value: Any, where: str) -> None:
     if key == "executor" and value not in BACKENDS:
         raise UserError(f"{shown} = {value!r}: choose {', '.join(BACKENDS)}")
     counts = {"jobs": 1, "slurm_gpus_per_job": 0, "slurm_time": 1}
-    if key in counts and (isinstance(value, bool) or not isinstance(value, int) or value < counts[key]):
+    if key in counts and not is_int(value, counts[key]):
         raise UserError(f"{shown} = {value!r}: give an integer >= {counts[key]}")
     if key == "slurm_partition" and (not isinstance(value, str) or not value):
         raise UserError(f"{shown} = {value!r}: give a partition name")
