@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -48,13 +47,8 @@ import numpy as np
 from dip_bench.bench.atomic import write_png
 from dip_bench.bench.registry import SEED_LIMIT, create, get_method
 from dip_bench.bench.results import canonical_json, make_row_id
-from dip_bench.contract import UserError, is_int
+from dip_bench.contract import UserError, is_int, read_toml
 from dip_bench.datasets import IMAGES, MASK_KINDS, RESOLUTIONS, Pair
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SUITES_DIR = Path(__file__).with_name("suites")
 SELECTORS = ("name", "images", "masks")
@@ -139,12 +133,7 @@ def load_suite(name_or_path: str) -> Suite:
                             "path to a .toml file")
     if not path.is_file():
         raise UserError(f"{path}: suite file not found")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid TOML ({str(error).splitlines()[0]})") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read the suite ({error.strerror})") from None
+    raw = read_toml(path, what="suite")
     _only_keys(raw, TOP_KEYS, f"{path}")
     if not isinstance(raw.get("methods"), list) or not raw["methods"] or not isinstance(raw.get("data"), list) \
             or not raw["data"]:

@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import difflib
-import sys
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dip_bench.contract import UserError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from dip_bench.contract import UserError, read_toml
 
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
 FIT_SIZES = ("padded", "native")
@@ -65,7 +59,7 @@ class Preset:
 @cache
 def load_presets() -> dict[str, Preset]:
     """All presets by name."""
-    raw = tomllib.loads(PRESETS_FILE.read_text())
+    raw = read_toml(PRESETS_FILE)
     return {name: Preset(name=name, **values) for name, values in raw.items()}
 
 

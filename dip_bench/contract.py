@@ -23,10 +23,17 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 if TYPE_CHECKING:
     import torch
@@ -120,6 +127,20 @@ def check_image_mask(image: Any, mask: Any, *, image_name: str = "image", mask_n
     if not mask.any():
         raise UserError(f"{mask_name}: has no known pixel (True = known), so there is nothing to inpaint from; "
                         "invert it if it marks holes as True")
+
+
+def read_toml(path: Path | str, where: str = "", what: str = "file") -> dict[str, Any]:
+    """A TOML file as a dict; one ``UserError`` naming the file (after ``where``, e.g. ``--cluster-config``) when it
+    is missing, unreadable (``cannot read the <what>``) or not TOML."""
+    shown = f"{where} {path}" if where else f"{path}"
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{shown}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{shown}: not valid TOML ({str(error).splitlines()[0]})") from None
+    except OSError as error:
+        raise UserError(f"{shown}: cannot read the {what} ({error.strerror})") from None
 
 
 def is_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> bool:

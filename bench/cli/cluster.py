@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from dip_bench.bench.executor import BACKENDS, Config
-from dip_bench.bench.suite import tomllib
-from dip_bench.contract import UserError, is_int
+from dip_bench.bench.cli.args import key_values, toml_value
+from dip_bench.contract import UserError, is_int, read_toml
 
 CONFIG_KEYS = ("executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_param")
 #: submitit parameters that have their own option (``--slurm-param`` may not set them)
@@ -35,22 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="watch the tasks submitted earlier to --out, then merge and report")
 
 
-def _value(text: str) -> Any:
-    """``--slurm-param`` value: TOML scalar when it parses as one (``8``, ``1.5``, ``true``, ``"x"``), else text."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def _table(path: Path, where: str, required: bool) -> dict[str, Any]:
     """The ``[executor]`` table of a TOML file (``{}`` when it has none and none is ``required``)."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{where} {path}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{where} {path}: not valid TOML ({str(error).splitlines()[0]})") from None
+    raw = read_toml(path, where)
     table = raw.get("executor")
     if table is None and not required:
         return {}
@@ -71,7 +58,7 @@ def resolve_config(args: argparse.Namespace, suite_path: Path) -> Config:
                         f"{args.cluster_config}: [executor]"))
     cli = {"executor": args.executor, "jobs": args.jobs, "slurm_partition": args.slurm_partition,
            "slurm_gpus_per_job": args.slurm_gpus_per_job, "slurm_time": args.slurm_time,
-           "slurm_param": dict(_key_value(item) for item in args.slurm_param or [])}
+           "slurm_param": key_values(args.slurm_param, "--slurm-param", "account=my-lab", toml_value)}
     sources.append((cli, "--"))
     for table, where in sources:
         for key, value in table.items():
@@ -92,13 +79,6 @@ def resolve_config(args: argparse.Namespace, suite_path: Path) -> Config:
     if config.backend == "inprocess" and given:
         raise UserError(f"{given[0]} needs --executor slurm or local (rows run in this process by default)")
     return config
-
-
-def _key_value(item: str) -> tuple[str, Any]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise UserError(f"--slurm-param {item!r}: give KEY=VALUE, e.g. --slurm-param account=my-lab")
-    return key.strip(), _value(value.strip())
 
 
 def _check(key: str, value: Any, where: str) -> None:
