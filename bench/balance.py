@@ -12,15 +12,13 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from dip_bench.bench.results import method_label, preset_text
+
 UNIT = ["image", "seed"]
 
 
 class HasKey(Protocol):
     def key(self) -> dict[str, Any]: ...
-
-
-def _label(method: str, preset: Any) -> str:
-    return f"{method}[{preset}]" if isinstance(preset, str) and preset else str(method)
 
 
 def as_table(rows: pd.DataFrame | Iterable[HasKey]) -> pd.DataFrame:
@@ -29,9 +27,9 @@ def as_table(rows: pd.DataFrame | Iterable[HasKey]) -> pd.DataFrame:
     table = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame([row.key() for row in rows])
     if table.empty:
         return pd.DataFrame(columns=["method", "preset", "image", "mask", "seed", "label"])
-    table["preset"] = table["preset"].astype(object).fillna("").astype(str)
+    table["preset"] = preset_text(table["preset"])
     table["seed"] = pd.to_numeric(table["seed"]).astype(int)
-    table["label"] = [_label(m, p) for m, p in zip(table["method"].astype(str), table["preset"])]
+    table["label"] = [method_label(m, p) for m, p in zip(table["method"].astype(str), table["preset"])]
     return table
 
 

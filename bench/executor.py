@@ -3,13 +3,13 @@ go out as a submitit job array and come back, finished, into the same run folder
 ``submit_tasks`` or ``attach``, then ``collect``).
 
 The rows to run are cut into ``--jobs`` tasks by ``bench.tasks``: balanced by their estimated time
-(``bench.estimate``) and grouped so that rows of one net (method and preset) and size share a task. Each task loads the suite again on its node, picks
-its rows by id (``bench.results``: the same suite gives the same ids everywhere) and runs them with
-``bench.runner.run_rows`` into the run folder; every finished row is its own atomically written file, so all tasks
-write one folder at once. The submitting command prints the plan, watches ``rows/`` with a progress bar and, when
-every task has ended, turns the rows of a task that failed, timed out or was preempted without writing them into
-``failed: <reason>`` rows (the reason from submitit), rebuilds the tables and writes the report. ``--resume`` then
-submits exactly the missing and failed rows.
+(``bench.estimate``) and grouped so that rows of one net (method and preset) and size share a task. Each task loads
+the suite again on its node, picks its rows by id (``bench.results``: the same suite gives the same ids everywhere)
+and runs them with ``bench.runner.run_rows`` into the run folder; every finished row is its own atomically written
+file, so all tasks write one folder at once. The submitting command prints the plan, watches ``rows/`` with a
+progress bar and, when every task has ended, turns the rows of a task that failed, timed out or was preempted
+without writing them into ``failed: <reason>`` rows (the reason from submitit), rebuilds the tables and writes the
+report. ``--resume`` then submits exactly the missing and failed rows.
 
 ``slurm`` submits to a Slurm cluster (``sbatch``, one array; ``Ctrl-C`` detaches and the tasks keep running:
 ``--attach`` watches them again). The partition is checked with ``sinfo`` before anything is submitted. A task's
@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from dip_bench.bench.atomic import write_text
 from dip_bench.bench.estimate import describe, estimate, row_seconds
-from dip_bench.bench.results import ROWS, write_row
+from dip_bench.bench.results import ROWS, split_status, write_row
 from dip_bench.bench.runner import row_fields, run_rows
 from dip_bench.bench.suite import Row, Suite, expand_rows, load_pairs, load_suite
 from dip_bench.bench.tasks import group_rows, time_limit_min
@@ -141,7 +141,7 @@ class Task:
         results = run_rows(todo, str(resolve_device(spec.device)), out)
         counts: dict[str, int] = {}
         for result in results:
-            status = result["status"].split(":")[0]
+            status = split_status(result["status"])[0]
             counts[status] = counts.get(status, 0) + 1
         return counts
 

@@ -46,7 +46,7 @@ import pandas as pd
 
 from dip_bench.bench.atomic import write_bytes, write_text
 from dip_bench.bench.meta import git_state
-from dip_bench.bench.results import BROKEN, META, RunFolder, row_id
+from dip_bench.bench.results import BROKEN, META, RunFolder, method_label, preset_text, row_id
 from dip_bench.contract import UserError
 
 FORMAT = "dip-bench-reference/1"
@@ -89,8 +89,7 @@ def canonical_params(value: Any) -> str:
 def config_label(method: str, preset: str, params: str) -> str:
     """``dip-skip[region] iterations=300``: the method, its preset and its other parameters."""
     others = {k: v for k, v in json.loads(params).items() if k != "preset"}
-    text = f"{method}[{preset}]" if preset else method
-    return text + "".join(f" {k}={v}" for k, v in others.items())
+    return method_label(method, preset) + "".join(f" {k}={v}" for k, v in others.items())
 
 
 def row_label(row: pd.Series | dict[str, Any]) -> str:
@@ -106,7 +105,7 @@ def normalised(table: pd.DataFrame, where: str) -> pd.DataFrame:
         raise UserError(f"{where}: missing column(s) {', '.join(missing)}; remake it with `dip-bench reference` "
                         "or `dip-bench check RUN --update`")
     table = table.copy()
-    table["preset"] = table["preset"].astype(object).where(table["preset"].notna(), "").astype(str)
+    table["preset"] = preset_text(table["preset"])
     table["params"] = [canonical_params(value) for value in table["params"]]
     table["seed"] = table["seed"].astype(int)
     for column in ("method", "image", "mask", "status"):

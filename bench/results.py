@@ -127,6 +127,21 @@ def split_status(text: str) -> tuple[str, str]:
 # --- writing -------------------------------------------------------------------------------------------------------
 
 
+def status_kinds(statuses: pd.Series) -> pd.Series:
+    """``ok``, ``skipped`` or ``failed`` of each status text of a table (``split_status``)."""
+    return statuses.map(lambda text: split_status(text)[0])
+
+
+def preset_text(presets: pd.Series) -> pd.Series:
+    """A table's ``preset`` column as text, ``""`` where none is set (missing, NaN or None)."""
+    return presets.astype(object).fillna("").astype(str)
+
+
+def method_label(method: str, preset: str) -> str:
+    """``dip-skip[text]`` when a preset is set, else the method name: how every table and figure names a method."""
+    return f"{method}[{preset}]" if preset else str(method)
+
+
 def write_row(run_dir: Path, definition: Mapping[str, Any], result: Mapping[str, Any],
               curve: list[dict[str, float]] | None = None, record: Mapping[str, Any] | None = None) -> Path:
     """Write one finished row atomically as ``rows/<id>.json`` (replacing the same row written earlier).

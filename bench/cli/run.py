@@ -23,7 +23,7 @@ from dip_bench.bench.cli.args import names
 from dip_bench.bench.cli.cluster import add_arguments as add_cluster_arguments
 from dip_bench.bench.cli.cluster import resolve_config
 from dip_bench.bench.meta import environment
-from dip_bench.bench.results import META, RESULTS, ROWS, RunFolder
+from dip_bench.bench.results import META, RESULTS, ROWS, RunFolder, status_kinds
 from dip_bench.bench.runner import run_rows, skip_reason
 from dip_bench.bench.suite import (
     Row,
@@ -203,7 +203,7 @@ def finish(args: argparse.Namespace, out: Path, row_ids: list[str]) -> int:
     """Rebuild the tables from the row files, print the statuses of the rows just run, write the report."""
     folder = RunFolder(out)
     table = folder.rebuild_tables()
-    statuses = table[table["row_id"].isin(row_ids)]["status"].str.split(":").str[0].value_counts()
+    statuses = status_kinds(table[table["row_id"].isin(row_ids)]["status"]).value_counts()
     print(f"{out / RESULTS}: " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing new"))
     if not args.no_report:
         from dip_bench.bench.report import write_report

@@ -21,7 +21,7 @@ from dip_bench.bench.report.paper import table1_summary, write_table1
 from dip_bench.bench.report.tables import (bin_tables, dip_table, flatten, headline_tables, leaderboard,
                                            leaderboard_sentences, leaderboard_table, not_ok_lines, pairing_table,
                                            rank_table, short_fit_lines, summary_table, time_table)
-from dip_bench.bench.results import RunFolder
+from dip_bench.bench.results import RunFolder, status_kinds
 
 FIGURES, TABLES = "figures", "tables"
 
@@ -251,7 +251,7 @@ def _about_sections(run: Run, meta: dict[str, Any], meta_problem: str | None) ->
 def _headline(run: Run, meta: dict[str, Any]) -> str:
     """One line: rows by status, methods, images, mask kinds, seeds, device."""
     results = run.results
-    counts = results["status"].str.split(":").str[0].value_counts()
+    counts = status_kinds(results["status"]).value_counts()
     failed = len(results) - counts.get("ok", 0) - counts.get("skipped", 0)
     machine = meta.get("device_name") or meta.get("device")
     return (f"{len(results)} rows — {counts.get('ok', 0)} ok, {counts.get('skipped', 0)} skipped, {failed} failed; "

@@ -23,6 +23,7 @@ from PIL import Image
 from scipy import ndimage
 
 from dip_bench.bench.atomic import write_bytes, write_text
+from dip_bench.bench.results import KEY
 
 DPI = 120
 MAX_GRID_PAIRS = 6
@@ -235,7 +236,7 @@ def curve_hole_psnr(curves: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
     (MSE − loss) / hole_ratio. Exact for unpadded images; derived curves whose last point is more than
     ``CURVE_CHECK_DB`` from the row's final hole PSNR (padded images) are left out. Columns: label, mask, image,
     seed, iteration, psnr_hole."""
-    keys = ["method", "preset", "image", "mask", "seed"]
+    keys = KEY
     columns = ["label", "mask", "image", "seed", "iteration", "psnr_hole"]
     data = curves.drop(columns="label", errors="ignore").rename(columns={"psnr_hole": "logged"})
     if data.empty:

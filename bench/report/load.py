@@ -1,8 +1,9 @@
 """A run folder's rows as the report reads them: the results with a ``label`` column, sorted by mask kind then
 method family, the curves of the ok rows, ``meta.json``, and each DIP configuration's preset iteration count.
 
-It reads only the run folder's ``bench.results.RunFolder`` (results, curves, ``meta.json``); the preset's iterations come from
-the row's preset (or the preset its record names) through ``dip_bench.dip.presets``, never from a method object.
+It reads only the run folder's ``bench.results.RunFolder`` (results, curves, ``meta.json``); the preset's iterations
+come from the row's preset (or the preset its record names) through ``dip_bench.dip.presets``, never from a method
+object.
 """
 from __future__ import annotations
 
@@ -12,15 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from dip_bench.bench.results import KEY, META, RunFolder
+from dip_bench.bench.results import KEY, META, RunFolder, method_label, preset_text
 from dip_bench.contract import UserError
 
 FAMILY_ORDER = {"dip": 0, "learned": 1, "classical": 2}
-
-
-def method_label(method: str, preset: str) -> str:
-    """``dip-skip[text]`` when a preset is set, else the method name."""
-    return f"{method}[{preset}]" if preset else str(method)
 
 
 def families(methods: list[str]) -> dict[str, str]:
@@ -66,14 +62,14 @@ def load_run(run_dir: Path | RunFolder) -> tuple[pd.DataFrame, pd.DataFrame, dic
     results = folder.results()
     if results.empty:
         raise UserError(f"{run_dir}: no result rows in this folder; {fix}")
-    results["preset"] = results["preset"].astype(object).fillna("").astype(str)
+    results["preset"] = preset_text(results["preset"])
     results["status"] = results["status"].astype(object).fillna("failed: no status recorded").astype(str).str.strip()
     results["label"] = [method_label(m, p) for m, p in zip(results["method"].astype(str), results["preset"])]
     results = _sorted(results)
     ok = results[results["status"] == "ok"]
     curves = folder.curves()
     if len(curves):
-        curves["preset"] = curves["preset"].astype(object).fillna("").astype(str)
+        curves["preset"] = preset_text(curves["preset"])
         curves["seed"] = pd.to_numeric(curves["seed"]).astype(int)
         curves = curves.merge(ok[KEY + ["label"]].astype({"seed": int}), on=KEY)
         order = {mask: i for i, mask in enumerate(results["mask"].unique())}

@@ -15,6 +15,7 @@ from dip_bench.bench import balance
 from dip_bench.bench.report import compare
 from dip_bench.bench.report.cells import Cell, Table, finite, integer, interval, mark_best, mean_std, num
 from dip_bench.bench.report.load import preset_iterations
+from dip_bench.bench.results import status_kinds
 
 def summary_table(ok: pd.DataFrame, value: str, index: list[str], column: str, digits: int,
                   column_order: list[Any] | None = None) -> tuple[pd.DataFrame, str]:
@@ -112,7 +113,7 @@ def pairing_table(results: pd.DataFrame) -> tuple[Table, list[str]]:
     """Per (mask, method): rows by status and whether its ok units are those of every competitor (paired)."""
     ok = results[results["status"] == "ok"]
     cover = balance.coverage(ok).set_index(["mask", "method"]) if len(ok) else pd.DataFrame()
-    status = results["status"].str.split(":").str[0]
+    status = status_kinds(results["status"])
     counts = results.assign(kind=status).groupby(["mask", "label", "kind"], sort=False).size().unstack(fill_value=0)
     rows = []
     for (mask, label), count in counts.iterrows():
