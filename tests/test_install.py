@@ -50,3 +50,43 @@ def test_dip_bench_runs_beside_hugging_face_datasets(tmp_path: Path):
     if spec is None or spec.origin is None or "site-packages" not in spec.origin:
         pytest.skip("Hugging Face datasets is not installed in this environment (pip install datasets to test)")
     _dip_bench(tmp_path, dict(os.environ))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the folders setup.py maps into the import namespace ``dip_bench``
+MAPPED = {"dip_bench": "dip_bench", "dip": "dip_bench/dip", "baselines": "dip_bench/baselines",
+          "bench": "dip_bench/bench", "datasets": "dip_bench/datasets"}
+
+
+def _tree_files() -> set[str]:
+    """Every file of the mapped folders (no caches) under its name in the wheel."""
+    files = set()
+    for folder, inside in MAPPED.items():
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files.add(f"{inside}/{path.relative_to(ROOT / folder).as_posix()}")
+    return files
+
+
+def test_the_wheel_holds_every_module_template_preset_and_data_file_of_the_tree_and_nothing_else(tmp_path: Path):
+    """Built from a clean copy (a stale build/ folder cannot add or hide files): a new sub-package, template, suite
+    or data file can never be left out of the wheel silently."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in MAPPED:
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
+                            "-q", "-w", str(tmp_path / "wheel")], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    inside = {name for name in zipfile.ZipFile(wheel).namelist() if not name.split("/")[0].endswith(".dist-info")}
+    expected = _tree_files()
+    assert sorted(expected - inside) == [], "left out of the wheel"
+    assert sorted(inside - expected) == [], "in the wheel but not in the tree"
+    assert {"dip_bench/bench/cli/__main__.py", "dip_bench/bench/report/templates/report.html.j2",
+            "dip_bench/dip/presets.toml", "dip_bench/bench/suites/quick.toml"} <= inside
