@@ -47,7 +47,7 @@ import numpy as np
 from dip_bench.bench.atomic import write_png
 from dip_bench.bench.registry import SEED_LIMIT, create, get_method
 from dip_bench.bench.results import canonical_json, make_row_id
-from dip_bench.contract import UserError, is_int, read_toml
+from dip_bench.contract import UserError, check_choices, is_int, read_toml
 from dip_bench.datasets import IMAGES, MASK_KINDS, RESOLUTIONS, Pair
 
 SUITES_DIR = Path(__file__).with_name("suites")
@@ -198,12 +198,8 @@ def _check_source(source: Any, index: int, path: Path) -> dict[str, Any]:
             raise UserError(f"{where}: size = {size!r}: the built-in set has sizes {', '.join(map(str, RESOLUTIONS))}")
         images = _names(source.get("images", list(IMAGES)), where, "images")
         masks = _names(source.get("masks", list(MASK_KINDS)), where, "masks")
-        for name in images:
-            if name not in IMAGES:
-                raise UserError(f"{where}: unknown built-in image {name!r}; choose from {', '.join(IMAGES)}")
-        for kind_name in masks:
-            if kind_name not in MASK_KINDS:
-                raise UserError(f"{where}: unknown mask kind {kind_name!r}; choose from {', '.join(MASK_KINDS)}")
+        check_choices(images, IMAGES, "built-in image", where)
+        check_choices(masks, MASK_KINDS, "mask kind", where)
         return {"source": "builtin", "size": size, "images": images, "masks": masks, "pad": pad}
     folder = source.get("path", "")
     if not isinstance(folder, str):

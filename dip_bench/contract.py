@@ -143,6 +143,15 @@ def read_toml(path: Path | str, where: str = "", what: str = "file") -> dict[str
         raise UserError(f"{shown}: cannot read the {what} ({error.strerror})") from None
 
 
+def check_choices(values: Any, allowed: Any, what: str, where: str = "") -> None:
+    """A ``UserError`` for the first of ``values`` not in ``allowed``: ``<where>: unknown <what> <value>; choose
+    from <allowed>``."""
+    for value in values:
+        if value not in allowed:
+            raise UserError(f"{where + ': ' if where else ''}unknown {what} {value!r}; choose from "
+                            f"{', '.join(map(str, allowed))}")
+
+
 def is_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> bool:
     """Whether ``value`` is an integer (Python or NumPy; a bool is not) within ``minimum``..``maximum`` where given."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -23,7 +23,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from dip_bench.contract import UserError
+from dip_bench.contract import UserError, check_choices
 
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 DOWNSAMPLE_MODES = ("stride", "avg", "max")
@@ -171,12 +171,8 @@ def skip(
     downsample_modes = _per_scale(downsample_mode, n_scales, "downsample_mode")
     sizes_down = _per_scale(filter_size_down, n_scales, "filter_size_down")
     sizes_up = _per_scale(filter_size_up, n_scales, "filter_size_up")
-    for mode in upsample_modes:
-        if mode not in UPSAMPLE_MODES:
-            raise UserError(f"unknown upsample_mode {mode!r}: use one of {', '.join(UPSAMPLE_MODES)}")
-    for mode in downsample_modes:
-        if mode not in DOWNSAMPLE_MODES:
-            raise UserError(f"unknown downsample_mode {mode!r}: use one of {', '.join(DOWNSAMPLE_MODES)}")
+    check_choices(upsample_modes, UPSAMPLE_MODES, "upsample_mode")
+    check_choices(downsample_modes, DOWNSAMPLE_MODES, "downsample_mode")
     for size in [*sizes_down, *sizes_up, filter_skip_size]:
         if size < 1 or size % 2 == 0:
             raise UserError(f"filter size {size} is not odd and positive: use 1, 3, 5, ... so H and W are kept")
