@@ -32,6 +32,9 @@ Options come from the command line, else ``--cluster-config FILE.toml``, else th
 
 The submitit folder (``sbatch`` file, pickles, logs per task) and ``submission.json`` (job ids, rows of each task)
 live in ``<run folder>/executor/``. submitit is optional: ``pip install 'dip-bench[slurm]'``.
+
+Size (over 400 lines): everything that knows submitit and Slurm (submitting, re-attaching, task states from
+squeue/sacct, the watch bar, failed rows for lost tasks) is here, so that no other module does.
 """
 from __future__ import annotations
 

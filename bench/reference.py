@@ -30,6 +30,9 @@ several rows (images x masks x seeds). The check judges the deviations of a conf
 - ``detect = min over the two statistics of (tolerance + 2 se)``: the *detection threshold*, the smallest shift of
   all of a configuration's rows that the cross-machine check catches with probability >= 97.7 %.
 - A check on m of a configuration's n rows (``--only-present``) scales the tolerances by sqrt(n / m).
+
+Size (over 400 lines): the reference's file format and the tolerance arithmetic that writes it belong
+together (the check reads the same fields back, ``bench.check``).
 """
 from __future__ import annotations
 

@@ -37,6 +37,10 @@ stopping (monitored on every DIP fit); ``stopping`` each stopping rule's stop, h
 oracle peak and iterations saved, as JSON (``bench.stopping``), ``stopping_saved_s`` the seconds saved; ``restores``
 how often DIP's divergence guard restored an earlier state; ``record`` the other scalar entries of the method's
 record as JSON.
+
+Size (over 400 lines): one format, read and written in one place: row ids, the strict typing of every column
+(row files and CSV alike), the seals' check on reading, and ``RunFolder``, the one reader of a folder, share the
+column lists above; split candidates are the CSV reader (``read_table``) and the row-file reader (``load_row``).
 """
 from __future__ import annotations
 

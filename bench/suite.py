@@ -31,6 +31,9 @@ methods x pairs x seeds, in a fixed order, so ``--shard K/N`` slices are determi
 image fits the net; the masks are generated at the padded size (built-in kinds with their built-in seeds).
 Masks generated for a run (a folder's mask kinds, padded built-ins) are saved into the run folder
 (``masks/<image>__<kind>.png``, SHA-256 in ``meta.json``), and a resumed run uses the saved ones.
+
+Size (over 400 lines): every check of a suite file, its data sources and its rows, before any work starts,
+lives in one module, beside the suite's layout above.
 """
 from __future__ import annotations
 
