@@ -129,6 +129,13 @@ def _decode_mask(path: Path) -> np.ndarray:
     return load_mask(path, strict=True, require_hole=False)
 
 
+def stored_mask(run_dir: Path, image: str, mask: str) -> np.ndarray | None:
+    """The mask a run stored for (image, mask): bool H x W, True = known; None when the run holds none (runs written
+    before the row format /2)."""
+    path = Path(run_dir) / mask_file(image, mask)
+    return _decode_mask(path) if path.is_file() else None
+
+
 # --- sealing and verifying -----------------------------------------------------------------------------------------
 
 

@@ -255,3 +255,18 @@ def test_markdown_report_escapes_html_like_the_html_report(tmp_path: Path) -> No
         assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     for name in ("leaderboard", "headline"):
         assert "<script>" not in (tmp_path / "tables" / f"{name}.md").read_text()
+
+
+def test_hole_comes_from_the_stored_mask_even_where_the_image_is_white(tmp_path: Path) -> None:
+    """The zoom's hole is the run's stored mask, not a diff of two pictures: on a white image the masked input (holes
+    white) equals the clean image, and only the mask file knows where the hole is."""
+    from dip_bench.bench.report.figures import hole_of
+    from dip_bench.bench.seal import mask_file
+
+    white = np.ones((SIZE, SIZE, 3), np.float32)
+    hole = _hole("text")
+    write_png(tmp_path / "inputs" / "a.png", white)
+    write_png(tmp_path / "inputs" / "a__text.png", white)
+    assert not hole_of(tmp_path, "a", "text").any()  # a run of the old format: the diff cannot see the hole
+    write_png(tmp_path / mask_file("a", "text"), (~hole).astype(np.float32)[..., None])
+    np.testing.assert_array_equal(hole_of(tmp_path, "a", "text"), hole)

@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from dip_bench.bench.atomic import write_bytes, write_text
 from dip_bench.bench.results import KEY
+from dip_bench.bench.seal import stored_mask
 
 DPI = 120
 MAX_GRID_PAIRS = 6
@@ -89,8 +90,12 @@ def input_paths(image: str, mask: str) -> tuple[str, str]:
 
 
 def hole_of(run_dir: Path, image: str, mask: str) -> np.ndarray | None:
-    """H x W bool, True = hole, where the masked input differs from the clean image (closed by one pixel, since a
-    white pixel of the image looks the same in both); None when either file is missing."""
+    """H x W bool, True = hole: the run's stored mask (``bench.seal.stored_mask``); for runs written before the row
+    format /2, where the masked input differs from the clean image (closed by one pixel, since a white pixel of the
+    image looks the same in both). None when the files are missing."""
+    stored = stored_mask(run_dir, image, mask)
+    if stored is not None:
+        return ~stored
     clean, masked = (Path(run_dir) / path for path in input_paths(image, mask))
     if not clean.exists() or not masked.exists():
         return None
