@@ -53,6 +53,12 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
+def _unit(conv: nn.Module, channels: int, spectral: bool) -> tuple[nn.Module, ...]:
+    """conv (spectral-normalised when asked) -> instance norm -> ReLU: three consecutive ``nn.Sequential`` slots, so
+    the official checkpoint's layer indices (``encoder.1``, ``encoder.4``, ...) stay as they are."""
+    return _maybe_spectral(conv, spectral), _norm(channels), nn.ReLU(inplace=True)
+
+
 class _Generator(nn.Module):
     """The layout shared by both generators; ``forward`` returns the raw (pre-activation) output."""
 
@@ -60,24 +66,14 @@ class _Generator(nn.Module):
         super().__init__()
         self.encoder = nn.Sequential(
             nn.ReflectionPad2d(3),
-            _maybe_spectral(nn.Conv2d(in_channels, 64, 7), spectral),
-            _norm(64),
-            nn.ReLU(inplace=True),
-            _maybe_spectral(nn.Conv2d(64, 128, 4, stride=2, padding=1), spectral),
-            _norm(128),
-            nn.ReLU(inplace=True),
-            _maybe_spectral(nn.Conv2d(128, 256, 4, stride=2, padding=1), spectral),
-            _norm(256),
-            nn.ReLU(inplace=True),
+            *_unit(nn.Conv2d(in_channels, 64, 7), 64, spectral),
+            *_unit(nn.Conv2d(64, 128, 4, stride=2, padding=1), 128, spectral),
+            *_unit(nn.Conv2d(128, 256, 4, stride=2, padding=1), 256, spectral),
         )
         self.middle = nn.Sequential(*[ResnetBlock(256, 2, spectral) for _ in range(blocks)])
         self.decoder = nn.Sequential(
-            _maybe_spectral(nn.ConvTranspose2d(256, 128, 4, stride=2, padding=1), spectral),
-            _norm(128),
-            nn.ReLU(inplace=True),
-            _maybe_spectral(nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), spectral),
-            _norm(64),
-            nn.ReLU(inplace=True),
+            *_unit(nn.ConvTranspose2d(256, 128, 4, stride=2, padding=1), 128, spectral),
+            *_unit(nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), 64, spectral),
             nn.ReflectionPad2d(3),
             nn.Conv2d(64, out_channels, 7),
         )
