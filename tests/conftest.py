@@ -31,3 +31,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent (a fresh clone has none)")
     return SHARED_DATA
+
+
+def tiny_suite(name: str, images: tuple[str, ...], masks: tuple[str, ...], methods: str) -> str:
+    """The TOML text of a tiny CPU suite on the built-in set at 64 px, seed 0: ``methods`` is its ``[[methods]]``
+    tables. The one header the test files share (``str.format`` placeholders in ``name`` or ``methods`` survive)."""
+    quoted = ", ".join(f'"{value}"' for value in images), ", ".join(f'"{value}"' for value in masks)
+    return (f'name = "{name}"\ndevice = "cpu"\nseeds = [0]\n[[data]]\nsource = "builtin"\nsize = 64\n'
+            f"images = [{quoted[0]}]\nmasks = [{quoted[1]}]\n{methods.lstrip()}")

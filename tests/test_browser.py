@@ -18,19 +18,13 @@ import pytest
 
 from dip_bench.bench.cli import main
 
+from conftest import tiny_suite
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((path for path in map(shutil.which, BROWSERS) if path), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason=f"no browser on PATH (looked for {', '.join(BROWSERS)})")
 
-SUITE = """
-name = "tiny"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "coffee"]
-masks = ["text", "region"]
+SUITE = tiny_suite("tiny", ("astronaut", "coffee"), ("text", "region"), """
 [[methods]]
 name = "dip-skip"
 preset = "text"
@@ -39,7 +33,7 @@ iterations = 5
 name = "telea"
 [[methods]]
 name = "ns"
-"""
+""")
 
 
 WIDTH, HEIGHT = 1400, 900

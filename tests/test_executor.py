@@ -19,28 +19,22 @@ from dip_bench.bench.cli import main
 from dip_bench.bench.results import TIMING, read_results
 from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
 
+from conftest import tiny_suite
+
 submitit = pytest.importorskip("submitit")
 from submitit.core import submission  # noqa: E402 - after the skip
 from submitit.core.utils import JobPaths  # noqa: E402
 from submitit.slurm.test_slurm import mocked_slurm  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
-SUITE = """
-name = "tiny"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text", "pixels50"]
+SUITE = tiny_suite("tiny", ("astronaut", "camera"), ("text", "pixels50"), """
 [[methods]]
 name = "telea"
 [[methods]]
 name = "ns"
 [[methods]]
 name = "biharmonic"
-"""
+""")
 KILLER = """
 [[methods]]
 name = "executor_methods:make_killer"

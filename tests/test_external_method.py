@@ -16,21 +16,16 @@ from dip_bench.bench import registry
 from dip_bench.bench.cli import main
 from dip_bench.contract import UserError
 
+from conftest import tiny_suite
+
 EXAMPLE = Path(__file__).with_name("dipbench_example.py")
-SUITE = """name = "mine"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text", "region"]
+SUITE = tiny_suite("mine", ("astronaut", "camera"), ("text", "region"), """
 [[methods]]
 name = "{name}"
 iterations = 10
 [[methods]]
 name = "telea"
-"""
+""")
 
 
 def test_factory_by_module_attribute_is_validated_and_runs():

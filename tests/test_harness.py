@@ -16,15 +16,9 @@ import pytest
 from dip_bench.bench.cli import main
 from dip_bench.bench.results import read_results
 
-SUITE = """
-name = "tiny"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text", "strokes-20-30"]
+from conftest import tiny_suite
+
+SUITE = tiny_suite("tiny", ("astronaut", "camera"), ("text", "strokes-20-30"), """
 [[methods]]
 name = "telea"
 [[methods]]
@@ -37,7 +31,7 @@ name = "executor_methods:make_failing"
 iterations = 2
 images = ["camera"]
 masks = ["text"]
-"""
+""")
 
 
 def write_suite(tmp_path: Path, iterations: int = 8) -> Path:

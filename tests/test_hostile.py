@@ -19,18 +19,13 @@ from PIL import Image
 from dip_bench.bench.cli import main
 from dip_bench.bench.results import read_results
 
-SUITE = """name = "h"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text"]
+from conftest import tiny_suite
+
+SUITE = tiny_suite("h", ("astronaut", "camera"), ("text",), """
 [[methods]]
 name = "telea"
 {extra}
-"""
+""")
 
 
 def _png(path: Path, array: np.ndarray) -> Path:

@@ -22,19 +22,14 @@ from dip_bench.bench.cli import main
 from dip_bench.bench.results import FORMAT, read_results, scan_rows
 from dip_bench.datasets import load_builtin_image, load_builtin_mask
 
-SUITE = """name = "{name}"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["camera", "astronaut"]
-masks = ["text", "pixels50"]
+from conftest import tiny_suite
+
+SUITE = tiny_suite("{name}", ("camera", "astronaut"), ("text", "pixels50"), """
 [[methods]]
 name = "telea"
 [[methods]]
 name = "ns"
-"""
+""")
 
 
 def _run(folder: Path, suite: Path, *extra: str) -> int:

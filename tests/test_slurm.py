@@ -25,32 +25,20 @@ from dip_bench.bench.registry import create
 from dip_bench.bench.results import TIMING, read_results
 from dip_bench.bench.suite import expand_rows, load_pairs, load_suite
 
+from conftest import tiny_suite
+
+from conftest import tiny_suite
+
 pytestmark = pytest.mark.slurm
 
 TESTS = Path(__file__).resolve().parent
-SUITE = """
-name = "tiny-slurm"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text", "pixels50"]
+SUITE = tiny_suite("tiny-slurm", ("astronaut", "camera"), ("text", "pixels50"), """
 [[methods]]
 name = "telea"
 [[methods]]
 name = "ns"
-"""
-WAITER = """
-name = "tiny-slurm-wait"
-device = "cpu"
-seeds = [0]
-[[data]]
-source = "builtin"
-size = 64
-images = ["astronaut", "camera"]
-masks = ["text"]
+""")
+WAITER = tiny_suite("tiny-slurm-wait", ("astronaut", "camera"), ("text",), """
 [[methods]]
 name = "telea"
 [[methods]]
@@ -58,7 +46,7 @@ name = "test_slurm:make_waiter"
 victim = "camera"
 started = "{folder}/started"
 release = "{folder}/release"
-"""
+""")
 #: the longest a waiter row waits for its release file, so that a failed test leaves no task behind for long
 WAIT_LIMIT_S = 120
 
