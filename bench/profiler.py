@@ -12,7 +12,6 @@ spread, synchronise, write the conditions down) — https://github.com/kornia/ko
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from dip_bench.bench import metrics
 from dip_bench.bench.registry import METHODS, create, get_method
-from dip_bench.dip.fit import FitStep, peak_memory, precision_mode
+from dip_bench.dip.fit import FitStep, StepTimer, peak_memory, precision_mode
 from dip_bench.contract import UserError, resolve_device
 from dip_bench.dip.inpainter import DIPInpainter
 from dip_bench.dip.nets import count_parameters
@@ -153,8 +152,8 @@ def _sync(device: torch.device) -> None:
 def time_steps(step: FitStep, device: torch.device, iters: int, warmup: int, desc: str = "profile") -> np.ndarray:
     """Run ``warmup`` untimed then ``iters`` timed steps; return the per-iteration times in ms (shape (iters,)).
 
-    GPU: one CUDA event pair per iteration, a single synchronisation after the loop. CPU: ``perf_counter`` around
-    each step, with the loss read (``float``) inside the timed region."""
+    One ``fit.StepTimer`` span per iteration: GPU, CUDA events and a single synchronisation after the loop; CPU,
+    ``perf_counter`` around each step, with the loss read (``float``) inside the timed region."""
     cuda = device.type == "cuda"
     times = np.empty(iters)
     with tqdm(total=warmup + iters, desc=desc, unit="it", leave=False, dynamic_ncols=True) as bar:
@@ -164,23 +163,15 @@ def time_steps(step: FitStep, device: torch.device, iters: int, warmup: int, des
                 float(loss)
             bar.update()
         _sync(device)
-        if cuda:
-            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                      for _ in range(iters)]
-            for begin, end in events:
-                begin.record()
-                step()
-                end.record()
-                bar.update()
-            torch.cuda.synchronize(device)
-            times[:] = [begin.elapsed_time(end) for begin, end in events]
-        else:
-            for i in range(iters):
-                start = time.perf_counter()
-                loss, _ = step()
+        timer = StepTimer(device)
+        for _ in range(iters):
+            timer.start()
+            loss, _ = step()
+            if not cuda:
                 float(loss)
-                times[i] = (time.perf_counter() - start) * 1000.0
-                bar.update()
+            timer.stop()
+            bar.update()
+        times[:] = np.asarray(timer.seconds()) * 1000.0
     return times
 
 

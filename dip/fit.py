@@ -222,28 +222,35 @@ def loss_weight(mask: torch.Tensor, loss_scale: float) -> torch.Tensor:
 
 
 class StepTimer:
-    """Wall time of a stretch of device work: CUDA events on GPU (one synchronisation, at ``stop``),
-    ``time.perf_counter`` on CPU (where every op has finished when it returns)."""
+    """Wall time of spans of device work, ``start()`` ... ``stop()``, any number of them: CUDA events on GPU (no
+    synchronisation until ``seconds``), ``time.perf_counter`` on CPU (where every op has finished when it returns).
+    The fit times its loop as one span; the profiler times each iteration as its own span."""
 
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
-        if self.cuda:
-            self.begin, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        self.t0 = math.nan
+        self.spans: list[tuple[object, object]] = []
+        self.begin: object = None
+
+    def _now(self) -> object:
+        if not self.cuda:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
 
     def start(self) -> None:
-        if self.cuda:
-            self.begin.record()
-        else:
-            self.t0 = time.perf_counter()
+        self.begin = self._now()
 
-    def stop(self) -> float:
-        """Seconds since ``start``."""
-        if self.cuda:
-            self.end.record()
-            self.end.synchronize()
-            return self.begin.elapsed_time(self.end) / 1000.0
-        return time.perf_counter() - self.t0
+    def stop(self) -> None:
+        self.spans.append((self.begin, self._now()))
+
+    def seconds(self) -> list[float]:
+        """Each span's seconds, in order (on GPU: one synchronisation, with the last span's end)."""
+        if not self.cuda:
+            return [end - begin for begin, end in self.spans]  # type: ignore[operator]
+        if self.spans:
+            self.spans[-1][1].synchronize()  # type: ignore[attr-defined]
+        return [begin.elapsed_time(end) / 1000.0 for begin, end in self.spans]  # type: ignore[attr-defined]
 
 
 def peak_memory(device: torch.device) -> tuple[float, str]:
@@ -382,7 +389,9 @@ def fit_dip(
             if config.early_stop == "wmv" and wmv is not None and bool(wmv.stopped):
                 iterations = it + 1
                 break
-        loop_seconds = timer.stop() if iterations > warmup else math.nan
+        if iterations > warmup:
+            timer.stop()
+        loop_seconds = timer.seconds()[0] if iterations > warmup else math.nan
         final = step.final_output()
     output = ema if ema is not None else final
     early: dict[str, float] = {}
